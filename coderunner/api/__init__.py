@@ -1,0 +1,1 @@
+"""coderunner's HTTP handlers."""

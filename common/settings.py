@@ -1,0 +1,81 @@
+"""Configuration by environment, one prefix: ``DATAFLOW_``.
+
+Every knob of every service is a field here, so ``DATAFLOW_MONGO_URI`` or
+``DATAFLOW_CODERUNNER_PORT`` are documented in one place and no module reads
+``os.environ`` itself. Values are read once per process (:func:`get_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All configuration, read from ``DATAFLOW_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="DATAFLOW_", frozen=True, extra="ignore")
+
+    # Servers underneath.
+    mongo_uri: str = "mongodb://127.0.0.1:27017/dataflow"
+    mongo_timeout_ms: int = Field(3000, description="server selection and connect timeout")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_timeout_ms: int = 5000
+
+    # Where each service listens; several replicas on one machine take --port.
+    bind_address: str = "127.0.0.1"
+    flow_automation_port: int = 8081
+    coderunner_port: int = 8082
+    ecron_port: int = 8083
+    stream_pipeline_port: int = 8084
+    flow_web_port: int = 8080
+
+    # Service-to-service base URLs.
+    flow_automation_url: str = "http://127.0.0.1:8081"
+    coderunner_url: str = "http://127.0.0.1:8082"
+    ecron_url: str = "http://127.0.0.1:8083"
+    stream_pipeline_url: str = "http://127.0.0.1:8084"
+
+    # OAuth2: who issues tokens and for whom they are meant.
+    oauth_issuer: str = "http://127.0.0.1:8081"
+    oauth_audience: str = "dataflow"
+    oauth_jwks_url: str | None = Field(None, description="defaults to <issuer>/oauth2/jwks")
+    oauth_jwks_cache_s: int = 300
+    oauth_jwks_min_refresh_s: float = Field(5.0, description="at most one refetch per interval on unknown kid")
+    oauth_leeway_s: int = Field(30, description="clock skew tolerated on exp and nbf")
+    oauth_token_lifetime_s: int = 3600
+    oauth_key_rotation_days: int = Field(30, description="a new signing key after this many days")
+    service_client_id: str | None = Field(None, description="client id a service uses to call others")
+    service_client_secret: str | None = None
+
+    # HTTP behaviour.
+    max_body_bytes: int = Field(10 * 1024 * 1024, description="larger request bodies get 413")
+    shutdown_grace_s: float = 10.0
+
+    # Local state and secrets.
+    state_dir: Path = Path(".dataflow")
+    secret_key: str | None = Field(None, description="Fernet key for secrets at rest")
+
+    log_level: str = "INFO"
+    log_format: str = Field("json", description="json or text")
+
+    def service_port(self, service: str) -> int:
+        """The configured port of ``service`` (a package name such as ``coderunner``)."""
+        return int(getattr(self, f"{service}_port"))
+
+    @property
+    def jwks_url(self) -> str:
+        return self.oauth_jwks_url or f"{self.oauth_issuer.rstrip('/')}/oauth2/jwks"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.state_dir / "credentials.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read from the environment once)."""
+    return Settings()

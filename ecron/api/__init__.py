@@ -1,0 +1,1 @@
+"""ecron's HTTP handlers."""

@@ -1,0 +1,1 @@
+"""flow_automation's HTTP handlers: thin, they parse, authorize, call the domain and render."""

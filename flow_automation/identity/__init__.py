@@ -1,0 +1,1 @@
+"""Identity: signing keys, OAuth2 clients, users and the authorization server."""
