@@ -28,7 +28,6 @@ from joserfc.errors import (
     BadSignatureError,
     ExpiredTokenError,
     InvalidClaimError,
-    InvalidTokenError,
     JoseError,
     MissingClaimError,
 )
@@ -203,11 +202,11 @@ class TokenValidator:
             registry.validate(claims)
         except ExpiredTokenError as exc:
             raise Unauthenticated("The token has expired; request a new one") from exc
-        except InvalidTokenError as exc:
-            raise Unauthenticated("The token is not valid yet (nbf or iat in the future)") from exc
         except MissingClaimError as exc:
             raise Unauthenticated(f"The token lacks a required claim: {exc.description}") from exc
         except InvalidClaimError as exc:
+            if exc.claim in ("nbf", "iat"):
+                raise Unauthenticated("The token is not valid yet (nbf or iat in the future)") from exc
             raise Unauthenticated(f"The token's {exc.claim!r} claim does not match this service") from exc
         except JoseError as exc:
             raise Unauthenticated(f"The token's claims are not valid: {exc}") from exc

@@ -20,6 +20,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError, TopicAlreadyExistsError
+from kafka.serializer import Serializer
 
 from common.settings import Settings
 
@@ -43,8 +44,22 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def json_serializer(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+class JsonValueSerializer(Serializer):
+    """Message values as compact UTF-8 JSON; bytes pass through unchanged."""
+
+    def serialize(self, topic: str, headers: Any, data: Any) -> bytes | None:
+        if data is None or isinstance(data, bytes | bytearray):
+            return data
+        return json.dumps(data, separators=(",", ":"), default=str).encode()
+
+
+class KeySerializer(Serializer):
+    """Message keys as UTF-8 text; bytes and ``None`` pass through."""
+
+    def serialize(self, topic: str, headers: Any, data: Any) -> bytes | None:
+        if data is None or isinstance(data, bytes | bytearray):
+            return data
+        return str(data).encode()
 
 
 def create_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -56,8 +71,8 @@ def create_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "retries": 5,
         "request_timeout_ms": settings.kafka_timeout_ms * 2,
         "max_block_ms": settings.kafka_timeout_ms,
-        "value_serializer": json_serializer,
-        "key_serializer": lambda key: key if key is None or isinstance(key, bytes) else str(key).encode(),
+        "value_serializer": JsonValueSerializer(),
+        "key_serializer": KeySerializer(),
     }
     options.update(overrides)
     return KafkaProducer(**options)

@@ -8,6 +8,8 @@ pages stay stable while new objects are added.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any, Generic, TypeVar
 
 from bson import ObjectId
@@ -36,17 +38,24 @@ async def find_page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of documents matching ``query``, newest first, and the next cursor."""
     if cursor:
-        try:
-            query = {**query, "_id": {"$lt": _cursor_value(cursor)}}
-        except InvalidId as exc:
-            raise InvalidArgument(f"cursor {cursor!r} is not a cursor this service returned") from exc
+        query = {**query, "_id": {"$lt": decode_cursor(cursor)}}
     documents = await collection.find(query).sort("_id", DESCENDING).limit(limit + 1).to_list()
-    next_cursor = str(documents[limit - 1]["_id"]) if len(documents) > limit else None
+    next_cursor = encode_cursor(documents[limit - 1]["_id"]) if len(documents) > limit else None
     return documents[:limit], next_cursor
 
 
-def _cursor_value(cursor: str) -> Any:
-    return ObjectId(cursor) if len(cursor) == 24 else cursor
+def encode_cursor(last_id: Any) -> str:
+    """An opaque cursor for the ``_id`` a page ended with (ObjectIds and strings)."""
+    kind, value = ("o", str(last_id)) if isinstance(last_id, ObjectId) else ("s", str(last_id))
+    return base64.urlsafe_b64encode(json.dumps([kind, value]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        kind, value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return ObjectId(value) if kind == "o" else str(value)
+    except (ValueError, TypeError, InvalidId) as exc:
+        raise InvalidArgument(f"cursor {cursor[:60]!r} is not a cursor this service returned") from exc
 
 
 async def list_page(collection: AsyncCollection, query: dict[str, Any], page: PageQuery) -> dict[str, Any]:

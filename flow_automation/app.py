@@ -6,7 +6,9 @@ from common.settings import Settings
 from common.web import ServiceApp, route
 from common.web.whoami import WhoAmIHandler
 from flow_automation import __version__
+from flow_automation.api.accounts import ClientHandler, ClientsHandler, UsersHandler
 from flow_automation.api.audit import AuditHandler
+from flow_automation.api.keys import KeyRotationHandler, KeysHandler
 from flow_automation.api.oauth import DiscoveryHandler, JwksHandler, TokenHandler
 from flow_automation.constants import SERVICE
 from flow_automation.identity.provider import IdentityProvider
@@ -24,6 +26,11 @@ def build_app(settings: Settings) -> FlowAutomationApp:
         route("/.well-known/oauth-authorization-server", DiscoveryHandler, include_in_schema=False),
         route("/api/v1/whoami", WhoAmIHandler),
         route("/api/v1/audit", AuditHandler),
+        route("/api/v1/clients", ClientsHandler),
+        route("/api/v1/clients/{client_id}", ClientHandler),
+        route("/api/v1/users", UsersHandler),
+        route("/api/v1/keys", KeysHandler),
+        route("/api/v1/keys/rotate", KeyRotationHandler),
     ]
     app = FlowAutomationApp(
         service=SERVICE,

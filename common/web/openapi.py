@@ -57,8 +57,9 @@ class _Schemas:
         for name, definition in schema.pop("$defs", {}).items():
             self.components.setdefault(name, definition)
         if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-            self.components.setdefault(annotation.__name__, schema)
-            return {"$ref": f"#/components/schemas/{annotation.__name__}"}
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", annotation.__name__)  # Page[Flow] -> Page_Flow_, as pydantic does
+            self.components.setdefault(name, schema)
+            return {"$ref": f"#/components/schemas/{name}"}
         return schema
 
 

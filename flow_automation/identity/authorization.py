@@ -108,6 +108,12 @@ class TornadoOAuth2Request(OAuth2Request):
         return self.payload.data
 
 
+class ClientCredentials(ClientCredentialsGrant):
+    """The client_credentials grant, with the secret in the Basic header or in the form."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
 class TokenIssuer:
     """Mints signed JWT access tokens."""
 
@@ -143,7 +149,7 @@ class DataflowAuthorizationServer(AuthorizationServer):
         super().__init__(scopes_supported=list(ALL_SCOPES))
         self.issuer = issuer
         self.register_token_generator("default", self._generate_token)
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(ClientCredentials)
 
     def _generate_token(
         self,

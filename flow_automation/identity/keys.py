@@ -108,6 +108,16 @@ class SigningKeyStore:
         self._published = {doc["_id"]: ECKey.import_key(doc["public_jwk"]) for doc in documents}
         self._loaded_at = time.monotonic()
 
+    async def describe(self) -> list[dict[str, Any]]:
+        """The published keys, newest first, without key material."""
+        cursor = self.collection.find({}, {"private_jwk": 0, "public_jwk": 0}).sort("generation", DESCENDING)
+        described = []
+        for index, document in enumerate(await cursor.to_list()):
+            document["kid"] = document.pop("_id")
+            document["signing"] = index == 0
+            described.append(document)
+        return described
+
     def signing_key(self) -> tuple[str, ECKey]:
         if self._signing is None:
             raise RuntimeError("no signing key loaded; ensure_current_key() runs at startup")

@@ -1,0 +1,123 @@
+"""``/api/v1/clients`` and ``/api/v1/users``: OAuth2 clients and users (scope admin).
+
+A client's secret and a user's password appear in the creation response
+only; afterwards only their hashes exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from common.errors import NotFound
+from common.scopes import ADMIN, ALL_SCOPES
+from common.web import ApiHandler, endpoint
+from flow_automation.identity.accounts import public_view
+
+ScopeName = Literal[ALL_SCOPES]  # type: ignore[valid-type]
+
+
+class ClientCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="what the client is, for people")
+    scopes: list[ScopeName] = Field(min_length=1, description="the scopes the client may request")
+    client_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+
+
+class ClientView(BaseModel):
+    client_id: str
+    name: str
+    scopes: list[str]
+    grant_types: list[str]
+    redirect_uris: list[str]
+    first_party: bool
+    disabled: bool
+    created_at: datetime
+
+
+class ClientCreated(ClientView):
+    client_secret: str = Field(description="shown once; store it now")
+
+
+class ClientList(BaseModel):
+    items: list[ClientView]
+
+
+class UserCreate(BaseModel):
+    username: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+    password: str = Field(min_length=8, max_length=256)
+    role: Literal["viewer", "editor", "admin"] = "viewer"
+
+
+class UserView(BaseModel):
+    username: str
+    role: str
+    scopes: list[str]
+    created_at: datetime
+
+
+class ClientsHandler(ApiHandler):
+    @endpoint(scopes=[ADMIN], summary="List OAuth2 clients (never their secrets)", response=ClientList)
+    async def get(self) -> dict[str, Any]:
+        clients = await self.application.identity.accounts.list_clients()
+        return {"items": [public_view(client) for client in clients]}
+
+    @endpoint(
+        scopes=[ADMIN],
+        summary="Register a client for the client_credentials grant; the secret is returned once",
+        body=ClientCreate,
+        response=ClientCreated,
+        status=201,
+        audit="client.create",
+        errors=(409,),
+    )
+    async def post(self, *, body: ClientCreate) -> dict[str, Any]:
+        client, secret = await self.application.identity.accounts.create_client(
+            name=body.name, scopes=list(body.scopes), client_id=body.client_id
+        )
+        self.audit_object_id = client.client_id
+        return {**public_view(client), "client_secret": secret}
+
+
+class ClientHandler(ApiHandler):
+    @endpoint(scopes=[ADMIN], summary="One client", response=ClientView)
+    async def get(self, client_id: str) -> dict[str, Any]:
+        client = await self.application.identity.accounts.get_client(client_id)
+        if client is None:
+            raise NotFound("client", client_id)
+        return public_view(client)
+
+    @endpoint(
+        scopes=[ADMIN],
+        summary="Delete a client; its tokens stop working when they expire",
+        status=204,
+        audit="client.delete",
+    )
+    async def delete(self, client_id: str) -> None:
+        await self.application.identity.accounts.delete_client(client_id)
+        self.set_status(204)
+        self.finish()
+
+
+class UsersHandler(ApiHandler):
+    @endpoint(
+        scopes=[ADMIN],
+        summary="Create a user who signs in to the web UI",
+        body=UserCreate,
+        response=UserView,
+        status=201,
+        audit="user.create",
+        errors=(409,),
+    )
+    async def post(self, *, body: UserCreate) -> dict[str, Any]:
+        user = await self.application.identity.accounts.create_user(
+            username=body.username, password=body.password, role=body.role
+        )
+        self.audit_object_id = user.username
+        return {
+            "username": user.username,
+            "role": user.role,
+            "scopes": sorted(user.scopes),
+            "created_at": user.created_at,
+        }
