@@ -36,7 +36,7 @@ def _policy(attempts: int, max_delay_s: float) -> dict[str, Any]:
     return {
         "retry": retry_if_exception_type(TRANSIENT_ERRORS),
         "stop": stop_after_attempt(attempts) | stop_after_delay(max_delay_s),
-        "wait": wait_exponential_jitter(initial=0.1, max=5.0),
+        "wait": wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.2),
         "before_sleep": before_sleep_log(log, logging.WARNING),
         "reraise": True,
     }

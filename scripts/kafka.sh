@@ -25,8 +25,11 @@ install() {
   step "kafka: fetching Kafka $VERSION and its dependencies from Maven Central"
   rm -rf "$LIBS"
   mkdir -p "$LIBS"
-  mvn -q -B -f "$REPO_ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$LIBS"
+  if ! mvn -B -f "$REPO_ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS" >"$LOG_DIR/kafka-install.log" 2>&1; then
+    tail -n 30 "$LOG_DIR/kafka-install.log" >&2
+    fail "Maven could not fetch the Kafka jars; the whole log is in $LOG_DIR/kafka-install.log"
+  fi
   touch "$LIBS/.version-$VERSION"
   info "kafka: $(find "$LIBS" -name '*.jar' | wc -l) jars in $LIBS"
 }
