@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from coderunner import __version__
+from coderunner.api.execute import ExecuteHandler
 from coderunner.api.packages import PackagesHandler
 from coderunner.constants import SERVICE
+from coderunner.execution import Executor
+from coderunner.sandbox.pool import WorkerPool, default_pool_size
 from common.settings import Settings
 from common.web import ServiceApp, route
 from common.web.whoami import WhoAmIHandler
 
 
-def build_app(settings: Settings) -> ServiceApp:
-    return ServiceApp(
+class CoderunnerApp(ServiceApp):
+    pool: WorkerPool
+    executor: Executor
+
+
+def build_app(settings: Settings) -> CoderunnerApp:
+    app = CoderunnerApp(
         service=SERVICE,
         title="Dataflow code runner",
         version=__version__,
@@ -20,5 +28,27 @@ def build_app(settings: Settings) -> ServiceApp:
         routes=[
             route("/api/v1/whoami", WhoAmIHandler),
             route("/api/v1/packages", PackagesHandler),
+            route("/api/v1/execute", ExecuteHandler),
         ],
+        startup=[_start_pool],
+        shutdown=[_stop_pool],
     )
+    app.pool = WorkerPool(
+        size=default_pool_size(settings.coderunner_workers),
+        max_runs=settings.coderunner_max_runs_per_worker,
+        max_output=settings.coderunner_max_output_bytes,
+        queue_timeout_s=settings.coderunner_queue_timeout_s,
+    )
+    app.executor = Executor(app.pool, settings)
+    return app
+
+
+async def _start_pool(app: ServiceApp) -> None:
+    assert isinstance(app, CoderunnerApp)
+    if not app.pool.started:
+        await app.pool.start()
+
+
+async def _stop_pool(app: ServiceApp) -> None:
+    assert isinstance(app, CoderunnerApp)
+    await app.pool.close()

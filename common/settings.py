@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".dataflow")
     secret_key: str | None = Field(None, description="Fernet key for secrets at rest")
 
+    # coderunner: the sandbox worker pool and its limits.
+    coderunner_workers: int = Field(0, description="sandbox worker processes; 0 means one per CPU (at least 2)")
+    coderunner_max_runs_per_worker: int = Field(200, description="a worker is replaced after this many runs")
+    coderunner_default_timeout_s: float = 10.0
+    coderunner_max_timeout_s: float = 120.0
+    coderunner_default_memory_mb: int = 512
+    coderunner_max_memory_mb: int = 4096
+    coderunner_max_output_bytes: int = Field(1024 * 1024, description="captured print output per run")
+    coderunner_max_code_bytes: int = 512 * 1024
+    coderunner_queue_timeout_s: float = Field(30.0, description="wait for a free worker before answering 503")
+
     log_level: str = "INFO"
     log_format: str = Field("json", description="json or text")
 
