@@ -36,6 +36,7 @@ def build_app(settings: Settings) -> CoderunnerApp:
     app.pool = WorkerPool(
         size=default_pool_size(settings.coderunner_workers),
         max_runs=settings.coderunner_max_runs_per_worker,
+        max_rss_mb=settings.coderunner_worker_max_rss_mb,
         max_output=settings.coderunner_max_output_bytes,
         queue_timeout_s=settings.coderunner_queue_timeout_s,
     )

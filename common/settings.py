@@ -61,7 +61,8 @@ class Settings(BaseSettings):
 
     # coderunner: the sandbox worker pool and its limits.
     coderunner_workers: int = Field(0, description="sandbox worker processes; 0 means one per CPU (at least 2)")
-    coderunner_max_runs_per_worker: int = Field(200, description="a worker is replaced after this many runs")
+    coderunner_max_runs_per_worker: int = Field(10_000, description="a worker is replaced after this many runs")
+    coderunner_worker_max_rss_mb: int = Field(1024, description="a worker whose memory grew past this is replaced")
     coderunner_default_timeout_s: float = 10.0
     coderunner_max_timeout_s: float = 120.0
     coderunner_default_memory_mb: int = 512

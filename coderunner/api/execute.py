@@ -48,6 +48,7 @@ class ExecuteHandler(ApiHandler):
         description="A program that fails, overruns or is refused still answers 200 with ok=false and the error.",
         body=ExecuteRequest,
         response=ExecuteResponse,
+        audited=False,
         errors=(429,),
     )
     async def post(self, *, body: ExecuteRequest) -> dict[str, Any]:

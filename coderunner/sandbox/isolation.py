@@ -57,9 +57,17 @@ def isolate() -> dict[str, Any]:
     return applied
 
 
-def address_space_bytes() -> int:
+def _statm() -> list[str]:
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * _PAGE_SIZE
+        return statm.read().split()
+
+
+def address_space_bytes() -> int:
+    return int(_statm()[0]) * _PAGE_SIZE
+
+
+def resident_mb() -> float:
+    return round(int(_statm()[1]) * _PAGE_SIZE / (1024 * 1024), 1)
 
 
 class limit_run:

@@ -4,7 +4,7 @@ One program runs in a worker at a time. A request takes an idle worker
 (waiting up to ``queue_timeout_s``), sends it the compiled program and its
 inputs, and waits at most the program's timeout. A worker that overruns is
 killed (SIGKILL) and replaced; so is one that crashes, hits its memory limit,
-or has served ``max_runs`` programs. Replacements start in the background, so
+grows past ``max_rss_mb`` or has served ``max_runs`` programs. Replacements start in the background, so
 a runaway program costs one worker for about a second, never the service.
 """
 
@@ -61,6 +61,7 @@ class WorkerPool:
         *,
         size: int,
         max_runs: int,
+        max_rss_mb: int = 1024,
         max_output: int,
         queue_timeout_s: float,
         allowed_modules: tuple[str, ...] = (),
@@ -68,6 +69,7 @@ class WorkerPool:
     ) -> None:
         self.size = size
         self.max_runs = max_runs
+        self.max_rss_mb = max_rss_mb
         self.max_output = max_output
         self.queue_timeout_s = queue_timeout_s
         self.allowed_modules = allowed_modules
@@ -225,7 +227,8 @@ class WorkerPool:
             await self._retire(worker)  # cancelled mid-run: the worker's state is unknown
             raise
         worker.runs += 1
-        recycle = response.pop("recycle", False) or worker.runs >= self.max_runs
+        grown = response.pop("rss_mb", 0) > self.max_rss_mb
+        recycle = response.pop("recycle", False) or grown or worker.runs >= self.max_runs
         if recycle or worker.generation != self._generation:
             await self._retire(worker)
         else:

@@ -194,6 +194,12 @@ class SandboxPolicy:
     ) -> None:
         self.modules = ModuleRegistry(allowed_modules, extra_modules)
         self.builtins = self._builtins()
+        #: Top-level modules programs imported since the last :meth:`take_imported`.
+        self.imported: set[str] = set()
+
+    def take_imported(self) -> set[str]:
+        imported, self.imported = self.imported, set()
+        return imported
 
     def _builtins(self) -> dict[str, Any]:
         table = {name: value for name, value in safe_builtins.items() if name not in _REFUSED_BUILTINS}
@@ -234,6 +240,7 @@ class SandboxPolicy:
                 + ", ".join(sorted(self.modules.allowed | set(self.modules.extra)))
                 + ("" if top == name else f" (and selected submodules of {top})")
             )
+        self.imported.add(name.split(".", 1)[0])
         if fromlist or "." not in name:
             return self.modules.resolve(name)
         self.modules.resolve(name)  # `import a.b` binds `a`; a.b must be allowed on its own

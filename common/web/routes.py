@@ -39,6 +39,7 @@ class EndpointSpec:
     status: int = 200
     public: bool = False
     audit: str | None = None
+    audited: bool = True
     body_types: tuple[str, ...] = (JSON,)
     response_type: str = JSON
     tags: tuple[str, ...] = ()
@@ -56,12 +57,17 @@ def endpoint(
     status: int = 200,
     public: bool = False,
     audit: str | None = None,
+    audited: bool = True,
     body_types: tuple[str, ...] = (JSON,),
     response_type: str = JSON,
     tags: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:
     """Declare a handler method as an API endpoint.
+
+    Mutating calls (POST, PUT, PATCH, DELETE) are recorded in the audit trail
+    as ``audit`` (default: method and route); ``audited=False`` is for POSTs
+    that compute without changing anything (running code, previews).
 
     The wrapped method is called with the parsed ``body=`` and ``query=``
     models when declared, after the token and scopes were checked (unless
@@ -78,6 +84,7 @@ def endpoint(
         status=status,
         public=public,
         audit=audit,
+        audited=audited,
         body_types=body_types,
         response_type=response_type,
         tags=tags,
