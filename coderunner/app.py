@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from coderunner import __version__
 from coderunner.api.execute import ExecuteHandler
-from coderunner.api.packages import PackagesHandler
+from coderunner.api.packages import AllowlistEntryHandler, AllowlistHandler, PackageHandler, PackagesHandler
 from coderunner.constants import SERVICE
 from coderunner.execution import Executor
+from coderunner.packages import PackageManager
 from coderunner.sandbox.pool import WorkerPool, default_pool_size
 from common.settings import Settings
 from common.web import ServiceApp, route
@@ -16,6 +17,7 @@ from common.web.whoami import WhoAmIHandler
 class CoderunnerApp(ServiceApp):
     pool: WorkerPool
     executor: Executor
+    packages: PackageManager
 
 
 def build_app(settings: Settings) -> CoderunnerApp:
@@ -28,6 +30,9 @@ def build_app(settings: Settings) -> CoderunnerApp:
         routes=[
             route("/api/v1/whoami", WhoAmIHandler),
             route("/api/v1/packages", PackagesHandler),
+            route("/api/v1/packages/allowlist", AllowlistHandler),
+            route("/api/v1/packages/allowlist/{name}", AllowlistEntryHandler),
+            route("/api/v1/packages/{name}", PackageHandler),
             route("/api/v1/execute", ExecuteHandler),
         ],
         startup=[_start_pool],
@@ -41,11 +46,13 @@ def build_app(settings: Settings) -> CoderunnerApp:
         queue_timeout_s=settings.coderunner_queue_timeout_s,
     )
     app.executor = Executor(app.pool, settings)
+    app.packages = PackageManager(app.db, settings, app.pool)
     return app
 
 
 async def _start_pool(app: ServiceApp) -> None:
     assert isinstance(app, CoderunnerApp)
+    await app.packages.restore()  # sets the pool's import policy before its workers start
     if not app.pool.started:
         await app.pool.start()
 

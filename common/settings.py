@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     coderunner_max_memory_mb: int = 4096
     coderunner_max_output_bytes: int = Field(1024 * 1024, description="captured print output per run")
     coderunner_max_code_bytes: int = 512 * 1024
+    coderunner_pip_index_url: str | None = Field(None, description="package index for sandbox packages (pip --index-url)")
+    coderunner_pip_find_links: str | None = Field(None, description="a directory or URL of wheels (pip --find-links)")
+    coderunner_pip_no_index: bool = Field(False, description="install only from find_links")
+    coderunner_pip_timeout_s: float = 600.0
     coderunner_queue_timeout_s: float = Field(30.0, description="wait for a free worker before answering 503")
 
     log_level: str = "INFO"

@@ -65,7 +65,7 @@ class WorkerPool:
         max_output: int,
         queue_timeout_s: float,
         allowed_modules: tuple[str, ...] = (),
-        site_dir: str | None = None,
+        site_dirs: tuple[str, ...] = (),
     ) -> None:
         self.size = size
         self.max_runs = max_runs
@@ -73,7 +73,7 @@ class WorkerPool:
         self.max_output = max_output
         self.queue_timeout_s = queue_timeout_s
         self.allowed_modules = allowed_modules
-        self.site_dir = site_dir
+        self.site_dirs = site_dirs
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._spawning: set[asyncio.Task[None]] = set()
@@ -102,13 +102,13 @@ class WorkerPool:
         for worker in list(self._all):
             await self._kill(worker)
 
-    async def restart(self, *, allowed_modules: tuple[str, ...] | None = None) -> None:
-        """Replace every worker (after the import policy or installed packages changed).
+    async def restart(self, *, allowed_modules: tuple[str, ...], site_dirs: tuple[str, ...]) -> None:
+        """Replace every worker, because the import policy or the installed packages changed.
 
         Busy workers finish their current program and are retired when they come back.
         """
-        if allowed_modules is not None:
-            self.allowed_modules = allowed_modules
+        self.allowed_modules = allowed_modules
+        self.site_dirs = site_dirs
         self._generation += 1
         while not self._idle.empty():
             worker = self._idle.get_nowait()
@@ -118,8 +118,8 @@ class WorkerPool:
         command = [sys.executable, "-m", "coderunner.sandbox.worker", "--max-output", str(self.max_output)]
         for module in self.allowed_modules:
             command += ["--allow-module", module]
-        if self.site_dir:
-            command += ["--site-dir", self.site_dir]
+        for site_dir in self.site_dirs:
+            command += ["--site-dir", site_dir]
         return command
 
     async def _spawn(self) -> None:

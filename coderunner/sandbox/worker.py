@@ -145,11 +145,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A Dataflow sandbox worker (started by coderunner).")
     parser.add_argument("--max-output", type=int, default=1024 * 1024)
     parser.add_argument("--allow-module", action="append", default=[], help="extra importable top-level module")
-    parser.add_argument("--site-dir", help="directory of user-installed packages")
+    parser.add_argument("--site-dir", action="append", default=[], help="directory of user-installed packages")
     args = parser.parse_args(argv)
     proto_in, proto_out = _redirect_protocol_fds()
-    if args.site_dir:
-        sys.path.append(args.site_dir)
+    sys.path.extend(args.site_dir)
     policy = SandboxPolicy(
         allowed_modules=DEFAULT_ALLOWED_MODULES | frozenset(args.allow_module), extra_modules=_extra_modules()
     )
