@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     coderunner_max_memory_mb: int = 4096
     coderunner_max_output_bytes: int = Field(1024 * 1024, description="captured print output per run")
     coderunner_max_code_bytes: int = 512 * 1024
-    coderunner_pip_index_url: str | None = Field(None, description="package index for sandbox packages (pip --index-url)")
+    coderunner_pip_index_url: str | None = Field(None, description="index for sandbox packages (pip --index-url)")
     coderunner_pip_find_links: str | None = Field(None, description="a directory or URL of wheels (pip --find-links)")
     coderunner_pip_no_index: bool = Field(False, description="install only from find_links")
     coderunner_pip_timeout_s: float = 600.0

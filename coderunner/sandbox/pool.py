@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from coderunner.sandbox.hostcalls import HostCall, answer_host_call
 from coderunner.sandbox.protocol import encode_frame, read_frame
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class WorkerPool:
         self._closed = False
         self._generation = 0
         self.stats = {"runs": 0, "timeouts": 0, "crashes": 0, "replaced": 0}
+        #: Services a running program may ask of the host, by name (see :mod:`.hostcalls`).
+        self.host_calls: dict[str, HostCall] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -208,7 +211,7 @@ class WorkerPool:
             assert worker.process.stdin is not None and worker.process.stdout is not None
             worker.process.stdin.write(encode_frame(header, marshal.dumps(request.code)))
             await worker.process.stdin.drain()
-            response, _ = await asyncio.wait_for(read_frame(worker.process.stdout), request.timeout_s + KILL_GRACE_S)
+            response = await asyncio.wait_for(self._converse(worker), request.timeout_s + KILL_GRACE_S)
         except TimeoutError:
             self.stats["timeouts"] += 1
             await self._retire(worker)
@@ -236,6 +239,17 @@ class WorkerPool:
         response.pop("type", None)
         response.pop("id", None)
         return response
+
+    async def _converse(self, worker: _Worker) -> dict[str, Any]:
+        """Read the worker's frames until its result, answering its host calls on the way."""
+        assert worker.process.stdin is not None and worker.process.stdout is not None
+        while True:
+            frame, payload = await read_frame(worker.process.stdout)
+            if frame.get("type") != "call":
+                return frame
+            reply, reply_payload = await answer_host_call(self.host_calls, frame, payload)
+            worker.process.stdin.write(encode_frame(reply, reply_payload))
+            await worker.process.stdin.drain()
 
 
 async def _exit_status(worker: _Worker) -> int | None:

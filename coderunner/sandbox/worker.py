@@ -22,8 +22,10 @@ import traceback
 import warnings
 from typing import Any
 
+from coderunner.sandbox.hostcalls import HostChannel
 from coderunner.sandbox.isolation import isolate, limit_run, resident_mb
 from coderunner.sandbox.protocol import encode_frame, read_frame_sync, write_all_sync
+from coderunner.sandbox.warmup import warm_up
 from common.sandbox import OutputBuffer, SandboxPolicy, SandboxViolation
 from common.sandbox.modules import DEFAULT_ALLOWED_MODULES
 from common.sandbox.policy import PROGRAM_FILENAME
@@ -133,12 +135,10 @@ def _redirect_protocol_fds() -> tuple[int, int]:
     return proto_in, proto_out
 
 
-def _extra_modules() -> dict[str, Any]:
-    try:
-        from coderunner.documents import sandbox_module
-    except ImportError:
-        return {}
-    return {"dataflow_docs": sandbox_module()}
+def _extra_modules(channel: HostChannel) -> dict[str, Any]:
+    from coderunner.sandbox.docs_module import sandbox_module
+
+    return {"dataflow_docs": sandbox_module(channel)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,10 +149,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     proto_in, proto_out = _redirect_protocol_fds()
     sys.path.extend(args.site_dir)
+    channel = HostChannel(lambda: read_frame_sync(proto_in), lambda data: write_all_sync(proto_out, data))
     policy = SandboxPolicy(
-        allowed_modules=DEFAULT_ALLOWED_MODULES | frozenset(args.allow_module), extra_modules=_extra_modules()
+        allowed_modules=DEFAULT_ALLOWED_MODULES | frozenset(args.allow_module), extra_modules=_extra_modules(channel)
     )
     policy.modules.preload()
+    warm_up(policy)
     worker = Worker(policy, args.max_output)
     os.environ.clear()
     applied = isolate()

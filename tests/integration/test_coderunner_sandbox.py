@@ -7,12 +7,14 @@ benign program must return the right result.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 from typing import Any
 
 import httpx
 import pytest
 
+from tests import document_samples
 from tests.integration.fixtures.platform import Platform
 
 pytestmark = pytest.mark.integration
@@ -303,3 +305,33 @@ def test_fifty_concurrent_executions_all_answer_correctly(platform: Platform) ->
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(one, range(50)))
     assert answers == [(n, sum(i * i for i in range(n))) for n in range(50)]
+
+
+def test_document_tools_work_inside_the_sandbox_on_bytes(runner: httpx.Client) -> None:
+    workbook = base64.b64encode(document_samples.make_xlsx()).decode()
+    code = (
+        "from dataflow_docs import read_xlsx, render_pdf, read_pdf\n"
+        "book = read_xlsx(inputs['book'])\n"
+        "sheet = book['sheets'][0]\n"
+        "blocks = [{'type': 'paragraph', 'text': 'Regions ' + sheet['name']}]\n"
+        "report = render_pdf({'title': 'Sales', 'blocks': blocks})\n"
+        "result = {'sheets': [s['name'] for s in book['sheets']], 'pdf_text': read_pdf(report)['pages'][0]['text']}\n"
+    )
+    answer = execute(runner, code, inputs={"book": workbook}, timeout_s=60)
+    assert answer["ok"] is True, answer["error"]
+    assert answer["result"]["sheets"] == ["Sales", "Matrix"]
+    assert "Regions Sales" in answer["result"]["pdf_text"]
+
+
+def test_ocr_inside_the_sandbox_is_done_by_the_host(runner: httpx.Client) -> None:
+    image = document_samples.encoded(document_samples.text_image(["Invoice 4217 paid"]), "PNG")
+    code = "from dataflow_docs import ocr\nresult = ocr(inputs['scan'])\n"
+    answer = execute(runner, code, inputs={"scan": base64.b64encode(image).decode()}, timeout_s=60)
+    assert answer["ok"] is True, answer["error"]
+    assert {"invoice", "4217", "paid"} <= document_samples.recognised(answer["result"])
+
+
+def test_document_tools_refuse_host_paths_and_bad_input(runner: httpx.Client) -> None:
+    answer = execute(runner, "from dataflow_docs import read_pdf\nresult = read_pdf('/etc/passwd')")
+    assert answer["ok"] is False and answer["error"]["line"] == 2
+    assert "base64" in answer["error"]["message"]

@@ -1,0 +1,1 @@
+"""One reader per document format, each ``read_<format>(filename, content) -> dict``."""

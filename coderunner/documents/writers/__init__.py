@@ -1,0 +1,1 @@
+"""One writer per report format, each ``write_<format>(report: ReportSpec) -> bytes``."""
