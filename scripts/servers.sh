@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# The real servers the platform runs on: install | start | stop | status.
-# install also prepares the Python environment and the Debian packages.
+# The real servers the platform runs on (FerretDB, Kafka, PostgreSQL):
+#   servers.sh install|start|stop|status
+# install (and start, which installs what is missing) also prepares the Debian
+# packages and the Python environment.
 source "$(dirname "$0")/lib.sh"
 
-HERE="$(dirname "$0")"
+HERE="$REPO_ROOT/scripts"
 SERVERS=(ferretdb kafka postgres)
+
+prerequisites() {
+  bash "$HERE/system-packages.sh"
+  bash "$HERE/python-env.sh"
+}
 
 case "${1:-}" in
   install)
-    bash "$HERE/system-packages.sh"
-    bash "$HERE/python-env.sh"
+    prerequisites
     for server in "${SERVERS[@]}"; do bash "$HERE/$server.sh" install; done
     ;;
   start)
-    bash "$HERE/system-packages.sh"
-    bash "$HERE/python-env.sh"
+    prerequisites
     for server in "${SERVERS[@]}"; do bash "$HERE/$server.sh" start; done
     ;;
   stop)
-    for server in "${SERVERS[@]}"; do bash "$HERE/$server.sh" stop; done
+    # Reverse order; keep going when one of them fails.
+    rc=0
+    for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do bash "$HERE/${SERVERS[$i]}.sh" stop || rc=1; done
+    exit "$rc"
     ;;
   status)
     rc=0
     for server in "${SERVERS[@]}"; do bash "$HERE/$server.sh" status || rc=3; done
     exit "$rc"
     ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  *)
+    echo "usage: $0 install|start|stop|status" >&2
+    exit 2
+    ;;
 esac
