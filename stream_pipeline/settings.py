@@ -23,6 +23,7 @@ class StreamSettings(BaseSettings):
     session_timeout_ms: int = Field(10_000, description="a dead worker's partitions move after this long")
     heartbeat_interval_ms: int = Field(2_000, description="consumer-group heartbeat")
     sink_retry_max_s: float = Field(30.0, description="longest pause between two attempts at a failing sink")
+    pipelines: str = Field("*", description="comma-separated glob patterns of the pipeline ids this worker runs")
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ leave their groups, and the process exits.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import logging
 import os
 import signal
@@ -43,8 +44,11 @@ STOP_GRACE_S = 20.0
 
 
 class Worker:
-    def __init__(self, settings: Settings, stream_settings: StreamSettings, worker_id: str) -> None:
+    def __init__(
+        self, settings: Settings, stream_settings: StreamSettings, worker_id: str, patterns: list[str] | None = None
+    ) -> None:
         self.settings = settings
+        self.patterns = patterns or [part.strip() for part in stream_settings.pipelines.split(",") if part.strip()]
         self.stream_settings = stream_settings
         self.worker_id = worker_id
         self.mongo: MongoClient[dict[str, Any]] = MongoClient(
@@ -65,6 +69,8 @@ class Worker:
     def running_pipelines(self) -> dict[str, Pipeline]:
         pipelines = {}
         for document in self.db[PIPELINES_COLLECTION].find({"state": PipelineState.running.value}):
+            if not any(fnmatch.fnmatchcase(document["_id"], pattern) for pattern in self.patterns):
+                continue
             try:
                 pipelines[document["_id"]] = pipeline_from_document(document)
             except (ValidationError, ValueError, KeyError) as exc:
@@ -180,10 +186,17 @@ def default_worker_id() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m stream_pipeline.worker", description="Run stream pipelines.")
     parser.add_argument("--worker-id", default=None, help="a name for this worker (default: host-pid)")
+    parser.add_argument(
+        "--pipelines",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="run only pipelines whose id matches (repeatable; default DATAFLOW_STREAM_PIPELINES or all)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(WORKER_SERVICE, settings.log_level, settings.log_format)
-    worker = Worker(settings, get_stream_settings(), args.worker_id or default_worker_id())
+    worker = Worker(settings, get_stream_settings(), args.worker_id or default_worker_id(), args.pipelines)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stopping.set())
     worker.run()
