@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -39,6 +39,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, DuplicateKeyError
 
 from common.errors import Conflict, DataflowError, NotFound
+from common.pagination import decode_cursor, encode_cursor
 from common.settings import Settings
 from flow_automation.node_types._base import DataConnection
 
@@ -199,8 +200,6 @@ def secret_values(url: str) -> list[str]:
     found = [password] if password else []
     _, _, query = url.partition("?")
     found += [value for key, value in parse_qsl(query.partition("#")[0], True) if key.lower() in _SECRET_OPTIONS]
-    from urllib.parse import unquote
-
     found += [unquote(value) for value in found]
     return sorted({value for value in found if value}, key=len, reverse=True)
 
@@ -322,8 +321,6 @@ class ConnectionStore:
 
     async def list(self, *, limit: int, cursor: str | None) -> dict[str, Any]:
         """A page of connections in id order; ``next_cursor`` is the last id of the page."""
-        from common.pagination import decode_cursor, encode_cursor
-
         query: dict[str, Any] = {"_id": {"$gt": decode_cursor(cursor)}} if cursor else {}
         documents = await self.collection.find(query).sort("_id", ASCENDING).limit(limit + 1).to_list()
         next_cursor = encode_cursor(documents[limit - 1]["_id"]) if len(documents) > limit else None

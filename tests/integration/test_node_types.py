@@ -459,3 +459,23 @@ def test_subflows_go_through_the_injected_runner(settings: Settings) -> None:
     assert calls == [("child", {"day": "x"})]
     with ExecutorServices(settings) as lent, pytest.raises(NodeError, match="cannot start child runs"):
         run_node("subflow", {"flow": "child"}, lent)
+
+
+def test_a_cancel_stops_a_python_node_while_coderunner_works(services: ExecutorServices) -> None:
+    node_type = registry()["python"]
+    cancelled = threading.Event()
+    context = NodeContext(
+        run_id="r",
+        node_id="spin",
+        config=node_type.config_model.model_validate({"code": "n = 0\nwhile True:\n    n += 1\n"}),
+        services=services,
+        timeout_s=5.0,
+        cancelled=cancelled,
+    )
+    timer = threading.Timer(0.5, cancelled.set)
+    timer.start()
+    try:
+        with pytest.raises(NodeCanceled, match="canceled while coderunner worked"):
+            node_type.run(context, {})
+    finally:
+        timer.cancel()
