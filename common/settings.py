@@ -57,7 +57,11 @@ class Settings(BaseSettings):
 
     # Local state and secrets.
     state_dir: Path = Path(".dataflow")
-    secret_key: str | None = Field(None, description="Fernet key for secrets at rest")
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key(s) for secrets at rest; comma-separated to rotate (the first encrypts); "
+        "unset: <state_dir>/secret.key",
+    )
 
     # coderunner: the sandbox worker pool and its limits.
     coderunner_workers: int = Field(0, description="sandbox worker processes; 0 means one per CPU (at least 2)")
@@ -74,6 +78,16 @@ class Settings(BaseSettings):
     coderunner_pip_no_index: bool = Field(False, description="install only from find_links")
     coderunner_pip_timeout_s: float = 600.0
     coderunner_queue_timeout_s: float = Field(30.0, description="wait for a free worker before answering 503")
+
+    # flow_automation: executors, outputs, run events.
+    executor_concurrency: int = Field(8, ge=1, description="tasks one executor process runs at once")
+    executor_lease_s: float = Field(30.0, gt=0, description="a task whose executor stops heartbeating is reclaimed")
+    executor_poll_s: float = Field(0.25, gt=0, description="longest wait between claims when no task is ready")
+    flow_inline_output_bytes: int = Field(256 * 1024, description="larger task outputs go to the artifact store")
+    artifacts_uri: str | None = Field(
+        None, description="artifact store (a path or s3://...); default <state>/artifacts"
+    )
+    flow_events_partitions: int = Field(3, ge=1, description="partitions of dataflow.flow-events when created")
 
     log_level: str = "INFO"
     log_format: str = Field("json", description="json or text")

@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from common.settings import Settings
 from common.web import ServiceApp, route
 from common.web.whoami import WhoAmIHandler
 from flow_automation import __version__
 from flow_automation.api.accounts import ClientHandler, ClientsHandler, UsersHandler
 from flow_automation.api.audit import AuditHandler
+from flow_automation.api.connections import ConnectionHandler, ConnectionsHandler, ConnectionTestHandler
+from flow_automation.api.flows import (
+    FlowBackfillHandler,
+    FlowDiffHandler,
+    FlowExportHandler,
+    FlowHandler,
+    FlowImportHandler,
+    FlowRunsHandler,
+    FlowsHandler,
+    FlowValidateHandler,
+    FlowVersionHandler,
+    FlowVersionsHandler,
+)
 from flow_automation.api.keys import KeyRotationHandler, KeysHandler
+from flow_automation.api.node_types import NodeTypeHandler, NodeTypesHandler
 from flow_automation.api.oauth import DiscoveryHandler, JwksHandler, TokenHandler
+from flow_automation.api.runs import (
+    RunCancelHandler,
+    RunEventsHandler,
+    RunHandler,
+    RunRetryHandler,
+    RunsHandler,
+    TaskLogsHandler,
+)
 from flow_automation.constants import SERVICE
+from flow_automation.engine.events import EventPublisher
+from flow_automation.engine.runs import RunEngine
+from flow_automation.flows.store import FlowStore
 from flow_automation.identity.provider import IdentityProvider
+from flow_automation.triggers import TriggerManager
 
 
 class FlowAutomationApp(ServiceApp):
     identity: IdentityProvider
+    flows: FlowStore
+    engine: RunEngine
+    events: EventPublisher
+    triggers: TriggerManager
 
 
 def build_app(settings: Settings) -> FlowAutomationApp:
@@ -31,6 +63,27 @@ def build_app(settings: Settings) -> FlowAutomationApp:
         route("/api/v1/users", UsersHandler),
         route("/api/v1/keys", KeysHandler),
         route("/api/v1/keys/rotate", KeyRotationHandler),
+        route("/api/v1/connections", ConnectionsHandler),
+        route("/api/v1/connections/{connection_id}", ConnectionHandler),
+        route("/api/v1/connections/{connection_id}/test", ConnectionTestHandler),
+        route("/api/v1/node-types", NodeTypesHandler),
+        route("/api/v1/node-types/{type_id}", NodeTypeHandler),
+        route("/api/v1/flows", FlowsHandler),
+        route("/api/v1/flows/validate", FlowValidateHandler),
+        route("/api/v1/flows/import", FlowImportHandler),
+        route("/api/v1/flows/{flow_id}", FlowHandler),
+        route("/api/v1/flows/{flow_id}/versions", FlowVersionsHandler),
+        route("/api/v1/flows/{flow_id}/versions/{version}", FlowVersionHandler),
+        route("/api/v1/flows/{flow_id}/diff", FlowDiffHandler),
+        route("/api/v1/flows/{flow_id}/export", FlowExportHandler),
+        route("/api/v1/flows/{flow_id}/runs", FlowRunsHandler),
+        route("/api/v1/flows/{flow_id}/backfill", FlowBackfillHandler),
+        route("/api/v1/runs", RunsHandler),
+        route("/api/v1/runs/{run_id}", RunHandler),
+        route("/api/v1/runs/{run_id}/cancel", RunCancelHandler),
+        route("/api/v1/runs/{run_id}/retry", RunRetryHandler),
+        route("/api/v1/runs/{run_id}/events", RunEventsHandler),
+        route("/api/v1/runs/{run_id}/tasks/{node_id}/logs", TaskLogsHandler),
     ]
     app = FlowAutomationApp(
         service=SERVICE,
@@ -39,10 +92,14 @@ def build_app(settings: Settings) -> FlowAutomationApp:
         description="Flows, runs, executors, triggers, connections and the OAuth2 authorization server.",
         config=settings,
         routes=routes,
-        startup=[_start_identity],
-        shutdown=[_stop_identity],
+        startup=[_start_identity, _start_engine],
+        shutdown=[_stop_identity, _stop_engine],
     )
     app.identity = IdentityProvider(app.db, settings)
+    app.flows = FlowStore(app.db)
+    app.events = EventPublisher(settings)
+    app.engine = RunEngine(app.db, settings, app.events, app.flows)
+    app.triggers = TriggerManager(app)
     # flow_automation validates tokens against its own key store, not over HTTP to itself.
     app.token_validator.key_source = app.identity.keys
     return app
@@ -56,3 +113,15 @@ async def _start_identity(app: ServiceApp) -> None:
 async def _stop_identity(app: ServiceApp) -> None:
     assert isinstance(app, FlowAutomationApp)
     await app.identity.stop()
+
+
+async def _start_engine(app: ServiceApp) -> None:
+    assert isinstance(app, FlowAutomationApp)
+    await asyncio.to_thread(app.events.ensure_topics)
+    await app.flows.ensure_indexes()
+    await app.engine.ensure_indexes()
+
+
+async def _stop_engine(app: ServiceApp) -> None:
+    assert isinstance(app, FlowAutomationApp)
+    await asyncio.to_thread(app.events.close)

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from joserfc.jwk import ECKey
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -50,7 +50,9 @@ class SigningKeyStore:
         self.token_lifetime_s = token_lifetime_s
         self.leeway_s = leeway_s
         self.rotation_days = rotation_days
-        self._fernet = Fernet(secret_key.encode()) if secret_key else None
+        # DATAFLOW_SECRET_KEY may list several keys (rotation): the first encrypts, any decrypts.
+        keys = [key.strip() for key in (secret_key or "").split(",") if key.strip()]
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys]) if keys else None
         self._signing: tuple[str, ECKey] | None = None
         self._published: dict[str, ECKey] = {}
         self._loaded_at = 0.0

@@ -1,0 +1,113 @@
+"""Run events on ``dataflow.flow-events``: every run and task state change, keyed by run id.
+
+Keying by run id puts all of a run's events on one partition, so the
+partition's offsets are the run's total order, and an event's offset is its
+SSE id (``GET /api/v1/runs/{id}/events`` resumes from ``Last-Event-ID``).
+
+Causal order across executors holds because of one rule, kept by the engine:
+events are flushed (acknowledged by the broker) *before* the MongoDB write
+that lets another process act on that change. Task ``b`` can only be claimed
+by another executor after the write that makes it ready, and by then "a
+succeeded" and "b ready" are already in the partition, ahead of anything the
+next executor publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from common.kafka import TopicSpec, create_producer, ensure_topics
+from common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FLOW_EVENTS_TOPIC = "dataflow.flow-events"
+TRIGGERS_TOPIC = "dataflow.triggers"
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    return [
+        TopicSpec(name=FLOW_EVENTS_TOPIC, partitions=settings.flow_events_partitions),
+        TopicSpec(name=TRIGGERS_TOPIC, partitions=settings.flow_events_partitions),
+    ]
+
+
+def run_event(run: dict[str, Any], state: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "run",
+        "run_id": run["_id"],
+        "flow_id": run["flow_id"],
+        "state": state,
+        "attempt": run.get("attempt", 1),
+        "at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+
+
+def task_event(task: dict[str, Any], state: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "task",
+        "run_id": task["run_id"],
+        "flow_id": task["flow_id"],
+        "node_id": task["node_id"],
+        "state": state,
+        "attempt": task.get("attempts", 0),
+        "at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+
+
+class EventPublisher:
+    """One producer per process; ``emit`` is fire-and-forget until ``flush``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: Any = None
+
+    def ensure_topics(self) -> None:
+        ensure_topics(self.settings, topic_specs(self.settings))
+
+    @property
+    def producer(self) -> Any:
+        if self._producer is None:
+            self._producer = create_producer(self.settings, linger_ms=0)
+        return self._producer
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
+
+    def flush(self) -> None:
+        """Wait until everything emitted is acknowledged; raises when Kafka is unreachable."""
+        if self._producer is not None:
+            self._producer.flush(timeout=self.settings.kafka_timeout_ms / 1000)
+
+    def publish(self, event: dict[str, Any]) -> tuple[int, int]:
+        """Emit one event and wait for it; returns its (partition, offset)."""
+        metadata = self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event).get(
+            timeout=self.settings.kafka_timeout_ms / 1000
+        )
+        return metadata.partition, metadata.offset
+
+    async def emit_all(self, events: list[dict[str, Any]]) -> None:
+        """Emit ``events`` and wait for the broker, off the event loop."""
+        if events:
+            await asyncio.to_thread(self._emit_and_flush, events)
+
+    def _emit_and_flush(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.emit(event)
+        self.flush()
+
+    async def publish_async(self, event: dict[str, Any]) -> tuple[int, int]:
+        return await asyncio.to_thread(self.publish, event)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=5)
+            except Exception:
+                log.warning("closing the event producer failed", exc_info=True)
+            self._producer = None
