@@ -42,7 +42,7 @@ class Processor:
         if raw is None:
             raise ValueError("the message has no value (a tombstone)")
         if self.format is SourceFormat.json:
-            return json.loads(raw)
+            return json.loads(raw.decode("utf-8"))  # RFC 8259: JSON on the wire is UTF-8, nothing else
         if self.format is SourceFormat.text:
             return raw.decode("utf-8")
         return raw

@@ -224,7 +224,7 @@ class PipelineRunner(threading.Thread):
             polled = self.consumer.poll(timeout_ms=batch.max_wait_ms or 100, max_records=batch.max_records)
             if self.assignment_changed:
                 self.assignment_changed = False
-                if self.on_assignment():
+                if self.on_assignment(polled):
                     continue
             if polled:
                 self.handle(polled)
@@ -261,7 +261,7 @@ class PipelineRunner(threading.Thread):
         )
         return True
 
-    def on_assignment(self) -> bool:
+    def on_assignment(self, polled: dict[TopicPartition, list[Any]]) -> bool:
         """After a rebalance: forget revoked partitions; stateful steps restart from the commits.
 
         Returns True when the polled messages must be dropped (they are fetched again).
@@ -280,11 +280,15 @@ class PipelineRunner(threading.Thread):
         assert self.processor is not None
         if not self.processor.stateful:
             return False
-        self.rewind()
+        self.rewind(polled)
         return True
 
-    def rewind(self) -> None:
-        """Reset step state and go back to the committed offsets, restoring the steps' checkpoints."""
+    def rewind(self, abandoned: dict[TopicPartition, list[Any]] | None = None) -> None:
+        """Reset step state and go back to the committed offsets, restoring the steps' checkpoints.
+
+        A partition without a committed offset goes back to the first message
+        of the ``abandoned`` batch, so nothing polled is skipped.
+        """
         assert self.processor is not None
         self.processor.reset()
         self.processed.clear()
@@ -292,6 +296,8 @@ class PipelineRunner(threading.Thread):
         for tp in self.consumer.assignment():
             committed = self.consumer.committed(tp, metadata=True)
             if committed is None or committed.offset is None or committed.offset < 0:
+                if abandoned and abandoned.get(tp):
+                    self.consumer.seek(tp, abandoned[tp][0].offset)
                 continue
             self.consumer.seek(tp, committed.offset)
             metadata = _parse_metadata(committed.metadata)
@@ -312,7 +318,7 @@ class PipelineRunner(threading.Thread):
             # Not a record's fault (enrich's MongoDB is down): redo from the committed offsets later.
             self.stats.error("steps", exc)
             log.warning("pipeline %s: steps failed, rewinding: %s", self.pipeline.id, exc)
-            self.rewind()
+            self.rewind(polled)
             self.stopping.wait(1.0)
             return
         if output:

@@ -2,7 +2,8 @@
 
 The table's columns are read once; a message's fields fill the columns of
 the same name (others are ignored, objects and lists go to JSON columns or as
-JSON text). With ``key`` (the primary-key or unique columns) rows are upserts
+JSON text). A column the message does not mention is left as it is by an
+update (and is NULL or its default on insert). With ``key`` (the primary-key or unique columns) rows are upserts
 where the dialect has them (PostgreSQL and SQLite ``ON CONFLICT DO UPDATE``,
 MySQL ``ON DUPLICATE KEY UPDATE``), and an update-then-insert otherwise, so a
 redelivered batch leaves the table as it was. A batch is one transaction; if
@@ -94,10 +95,24 @@ class SqlSink(Sink):
         return sa.insert(self.table)
 
     def write_rows(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Write in order: one statement per run of rows with the same columns."""
+        run: list[dict[str, Any]] = []
+        for row in rows:
+            if run and row.keys() != run[0].keys():
+                self.write_run(connection, run)
+                run = []
+            run.append(row)
+        if run:
+            self.write_run(connection, run)
+
+    def write_run(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
         assert self.table is not None and self.engine is not None
-        columns = sorted({column for row in rows for column in row})
-        rows = [{column: row.get(column) for column in columns} for row in rows]
+        columns = list(rows[0])
         key = self.config.key
+        if key:
+            # One statement may not touch a row twice (PostgreSQL refuses it): the last version of a key wins.
+            latest = {tuple(row[column] for column in key): row for row in rows}
+            rows = list(latest.values())
         if key and self.engine.dialect.name not in ("postgresql", "sqlite", "mysql", "mariadb"):
             for row in rows:
                 condition = sa.and_(*(self.table.c[column] == row[column] for column in key))
