@@ -23,6 +23,7 @@ from flow_automation.api.flows import (
     FlowVersionHandler,
     FlowVersionsHandler,
 )
+from flow_automation.api.hooks import HookHandler
 from flow_automation.api.keys import KeyRotationHandler, KeysHandler
 from flow_automation.api.node_types import NodeTypeHandler, NodeTypesHandler
 from flow_automation.api.oauth import DiscoveryHandler, JwksHandler, TokenHandler
@@ -84,6 +85,7 @@ def build_app(settings: Settings) -> FlowAutomationApp:
         route("/api/v1/runs/{run_id}/retry", RunRetryHandler),
         route("/api/v1/runs/{run_id}/events", RunEventsHandler),
         route("/api/v1/runs/{run_id}/tasks/{node_id}/logs", TaskLogsHandler),
+        route("/hooks/{token}", HookHandler),
     ]
     app = FlowAutomationApp(
         service=SERVICE,
@@ -92,8 +94,8 @@ def build_app(settings: Settings) -> FlowAutomationApp:
         description="Flows, runs, executors, triggers, connections and the OAuth2 authorization server.",
         config=settings,
         routes=routes,
-        startup=[_start_identity, _start_engine],
-        shutdown=[_stop_identity, _stop_engine],
+        startup=[_start_identity, _start_engine, _start_triggers],
+        shutdown=[_stop_triggers, _stop_identity, _stop_engine],
     )
     app.identity = IdentityProvider(app.db, settings)
     app.flows = FlowStore(app.db)
@@ -125,3 +127,13 @@ async def _start_engine(app: ServiceApp) -> None:
 async def _stop_engine(app: ServiceApp) -> None:
     assert isinstance(app, FlowAutomationApp)
     await asyncio.to_thread(app.events.close)
+
+
+async def _start_triggers(app: ServiceApp) -> None:
+    assert isinstance(app, FlowAutomationApp)
+    await app.triggers.start()
+
+
+async def _stop_triggers(app: ServiceApp) -> None:
+    assert isinstance(app, FlowAutomationApp)
+    await app.triggers.stop()
