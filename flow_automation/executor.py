@@ -40,8 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
+from common.errors import DependencyUnavailable
 from common.kafka import TRANSIENT_KAFKA_ERRORS
 from common.logging import configure_logging
 from common.mongo import TRANSIENT_MONGO_ERRORS, create_mongo_client, default_database
@@ -56,6 +55,12 @@ from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get
 
 log = logging.getLogger("dataflow.executor")
 
+PARAMS_CACHE_SIZE = 1000
+#: Due tasks looked at per claim: when another executor wins one, the next is tried.
+CLAIM_CANDIDATES = 4
+#: A dependency down (coderunner, a broker) retries the task this many times beyond its own retries.
+MAX_TRANSIENT_RETRIES = 10
+DEPENDENCY_DOWN = "dependency_down"  # an attempt's outcome, never a stored state
 MAX_LOG_LINES = 2000
 MAX_LOG_LINE_CHARS = 4000
 TRANSIENT = (*TRANSIENT_MONGO_ERRORS, *TRANSIENT_KAFKA_ERRORS)
@@ -128,6 +133,7 @@ class Executor:
         self.stopping = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._workers: set[asyncio.Task[None]] = set()
+        self._params_cache: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -218,20 +224,37 @@ class Executor:
             self._spawn(task)
 
     async def _claim(self) -> dict[str, Any] | None:
+        """A due task, claimed by inserting its ``claim:<task>:<attempt>`` guard (see engine.runs)."""
         moment = now_utc()
-        task = await self.engine.tasks.find_one_and_update(
-            {"state": {"$in": [st.READY, st.RETRYING]}, "ready_at": {"$lte": moment}},
-            {
-                "$set": {**self.engine.lease_fields(self.id), "state": st.RUNNING, "started_at": moment},
-                "$inc": {"attempts": 1},
-                **history(st.RUNNING, executor=self.id),
-            },
-            sort=[("ready_at", 1)],
-            return_document=ReturnDocument.AFTER,
+        candidates = (
+            await self.engine.tasks.find({"state": {"$in": [st.READY, st.RETRYING]}, "ready_at": {"$lte": moment}})
+            .sort("ready_at", 1)
+            .limit(CLAIM_CANDIDATES)
+            .to_list()
         )
-        if task is not None:
-            self.events.emit(task_event(task, st.RUNNING, executor=self.id))
-        return task
+        for task in candidates:
+            claimed = await self._take(task, reason=None)
+            if claimed is not None:
+                return claimed
+        return None
+
+    async def _take(self, task: dict[str, Any], *, reason: str | None) -> dict[str, Any] | None:
+        attempt = int(task.get("attempts", 0)) + 1
+        if not await self.engine.guard(f"claim:{task['_id']}:{attempt}", run_id=task["run_id"], executor=self.id):
+            return None
+        moment = now_utc()
+        entries = [{"state": st.RUNNING, "at": moment, "executor": self.id}]
+        if reason:
+            entries.insert(0, {"state": st.READY, "at": moment, "reason": reason})
+        fields = {**self.engine.lease_fields(self.id), "state": st.RUNNING, "started_at": moment, "attempts": attempt}
+        await self.engine.tasks.update_one(
+            {"_id": task["_id"]}, {"$set": fields, "$push": {"history": {"$each": entries}}}
+        )
+        claimed = {**task, **fields}
+        if reason:
+            self.events.emit(task_event(claimed, st.READY, reason=reason))
+        self.events.emit(task_event(claimed, st.RUNNING, executor=self.id))
+        return claimed
 
     def _spawn(self, task: dict[str, Any]) -> None:
         running = RunningTask(task)
@@ -276,8 +299,7 @@ class Executor:
 
     async def _inputs(self, task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The run's params, the task's input values, and the stored references of those from upstream."""
-        run = await self.engine.runs.find_one({"_id": task["run_id"]}, {"params": 1})
-        params = (run or {}).get("params", {})
+        params = await self._params(task["run_id"])
         references: dict[str, str] = task["spec"]["inputs"]
         if not references:
             return params, {}, {}
@@ -300,6 +322,15 @@ class Executor:
             decoded = await asyncio.to_thread(lambda: {n: self.artifacts.decode(ref) for n, ref in stored.items()})
             values.update(decoded)
         return params, values, stored
+
+    async def _params(self, run_id: str) -> dict[str, Any]:
+        """A run's params (immutable once the run exists), cached per run."""
+        if run_id not in self._params_cache:
+            run = await self.engine.runs.find_one({"_id": run_id}, {"params": 1})
+            if len(self._params_cache) >= PARAMS_CACHE_SIZE:
+                self._params_cache.pop(next(iter(self._params_cache)))
+            self._params_cache[run_id] = (run or {}).get("params", {})
+        return self._params_cache[run_id]
 
     async def _outputs(
         self, running: RunningTask, params: dict[str, Any], inputs: dict[str, Any], refs: dict[str, Any]
@@ -356,6 +387,9 @@ class Executor:
             result = future.result()
         except NodeCanceled:
             raise Attempt(st.CANCELED, {"type": "Canceled", "message": "the run was canceled"}) from None
+        except DependencyUnavailable as exc:
+            context.log.warning("a service this task needs is unavailable: %s", exc.message)
+            raise Attempt(DEPENDENCY_DOWN, {"type": "DependencyUnavailable", "message": exc.message}) from None
         except NodeError as exc:
             if running.cancelled.is_set():
                 raise Attempt(st.CANCELED, {"type": "Canceled", "message": "the run was canceled"}) from None
@@ -421,11 +455,21 @@ class Executor:
             "lease_owner": None,
             "duration_ms": _ms(started),
         }
+        increments: dict[str, int] = {}
+        if state == DEPENDENCY_DOWN:
+            transient = task.get("transient_retries", 0)
+            if transient < MAX_TRANSIENT_RETRIES:
+                # Not the task's fault: retried without using up its own retries.
+                state = st.RETRYING
+                increments = {"transient_retries": 1, "attempt_limit": 1}
+                fields["ready_at"] = now_utc() + timedelta(seconds=min(60.0, 2.0**transient))
+            else:
+                state = st.FAILED
         if state == st.FAILED and task["attempts"] < task.get("attempt_limit", 1):
             state = st.RETRYING
             delay = retry_delay(task["spec"].get("retry_backoff_s", 1.0), task["attempts"])
             fields["ready_at"] = now_utc() + timedelta(seconds=delay)
-        else:
+        elif state != st.RETRYING:
             fields["finished_at"] = now_utc()
         event = task_event(task, state, error=ended.error.get("message"))
         if state == st.RETRYING:
@@ -433,7 +477,11 @@ class Executor:
             await self.events.emit_all([event])
         done = await self.engine.tasks.find_one_and_update(
             {"_id": task["_id"], "lease_owner": self.id, "attempts": task["attempts"], "state": st.RUNNING},
-            {"$set": {"state": state, **fields}, **history(state, error=ended.error.get("message"))},
+            {
+                "$set": {"state": state, **fields},
+                **({"$inc": increments} if increments else {}),
+                **history(state, error=ended.error.get("message")),
+            },
         )
         if done is None or state == st.RETRYING:
             return None
@@ -489,30 +537,18 @@ class Executor:
                 await self.engine.reconcile_slots()
 
     async def _take_over_expired(self) -> None:
-        while len(self.active) < self.capacity:
-            moment = now_utc()
-            task = await self.engine.tasks.find_one_and_update(
-                {"state": st.RUNNING, "lease_expires": {"$lt": moment}},
-                {
-                    "$set": {**self.engine.lease_fields(self.id), "started_at": moment},
-                    "$inc": {"attempts": 1},
-                    "$push": {
-                        "history": {
-                            "$each": [
-                                {"state": st.READY, "at": moment, "reason": "lease expired: its executor stopped"},
-                                {"state": st.RUNNING, "at": moment, "executor": self.id},
-                            ]
-                        }
-                    },
-                },
-                return_document=ReturnDocument.AFTER,
-            )
-            if task is None:
-                return
-            log.warning("took over task %s: its executor stopped heartbeating", task["_id"])
-            self.events.emit(task_event(task, st.READY, reason="lease expired"))
-            self.events.emit(task_event(task, st.RUNNING, executor=self.id))
-            self._spawn(task)
+        if len(self.active) >= self.capacity:
+            return
+        expired = (
+            await self.engine.tasks.find({"state": st.RUNNING, "lease_expires": {"$lt": now_utc()}})
+            .limit(self.capacity - len(self.active))
+            .to_list()
+        )
+        for task in expired:
+            claimed = await self._take(task, reason="lease expired: its executor stopped")
+            if claimed is not None:
+                log.warning("took over task %s: its executor stopped heartbeating", task["_id"])
+                self._spawn(claimed)
 
     # -- subflows ------------------------------------------------------------------------
 

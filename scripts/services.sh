@@ -17,6 +17,8 @@ SERVICES=(
   "ecron:ecron:8083"
   "stream_pipeline:stream_pipeline:8084"
   "flow_web:flow_web:8080"
+  "executor-1:flow_automation.executor:"
+  "executor-2:flow_automation.executor:"
 )
 HEALTH_TIMEOUT=30
 

@@ -5,16 +5,33 @@ One document per run (``runs``) and one per task (``tasks``, ``_id`` =
 by the state it expects (FerretDB has no transactions), so concurrent API
 replicas and executors never apply a transition twice.
 
-How a task becomes runnable: each task counts its upstream tasks that are not
-yet terminal (``remaining``). When a task ends, the executor that ran it
-settles its downstream tasks: a task with that one upstream is decided at
-once (ready, skipped or upstream_failed, :func:`states.decide`); a task with
-several decrements its counter and the executor that brings it to zero reads
-the upstream states and decides. The run ends when its last sink (a task
-nothing depends on) ends: every other task is upstream of some sink.
+**Why guards, not counters.** FerretDB 1.x applies an update by reading the
+document, changing it and writing it back, with nothing stopping another
+update in between: concurrent ``$inc`` lose increments and two
+``findOneAndUpdate`` calls with the same filter can both "win" (measured
+here: 8 clients doing 200 ``$inc`` left the counter at 37; 102 claims
+succeeded for 50 tasks). What it does enforce atomically is a unique key on
+insert. So every decision that several processes may race for is taken by
+inserting a *guard* document with a deterministic ``_id`` into
+``engine_guards``: whoever inserts ``claim:<task>:<attempt>`` runs that
+attempt, whoever inserts ``settle:<task>:<epoch>`` settles what follows a
+task, ``start:``/``final:`` start and end a run attempt. The document
+updates that follow have a single writer. On MongoDB proper this costs one
+insert per decision and stays correct.
 
-Per-flow concurrency: ``flow_slots`` holds each flow's number of running
-runs; a queued run starts only by taking a slot with a conditional ``$inc``.
+How a task becomes runnable: when a task ends, the executor that ran it
+settles its downstream tasks. A task with that one upstream is decided at
+once (ready, skipped or upstream_failed, :func:`states.decide`). A task with
+several upstreams (a join) is decided by the arrival that takes the last
+*ticket*: each arriving upstream takes the lowest free ticket number at or
+above a hint (a plain ``$inc``, which may lose increments but never runs
+ahead), by inserting ``ticket:<task>:<epoch>:<n>``; tickets come out gap-free,
+so exactly one arrival holds ticket N of N. The run ends the same way when
+its last sink (a task nothing depends on) ends: every other task is upstream
+of some sink.
+
+Per-flow concurrency: a run starts only after inserting one of the flow's
+``slot:<flow>:<k>`` guards (k below the flow's limit); it deletes it when it ends.
 
 Events are flushed to Kafka before the write that lets another process act
 on them (see :mod:`flow_automation.engine.events`).
@@ -46,11 +63,13 @@ from flow_automation.flows.store import FlowStore
 
 log = logging.getLogger(__name__)
 
-RUNS, TASKS, SLOTS, DEDUPE, CACHE = "runs", "tasks", "flow_slots", "run_dedupe", "node_cache"
+RUNS, TASKS, GUARDS, DEDUPE, CACHE = "runs", "tasks", "engine_guards", "run_dedupe", "node_cache"
 #: Node types that run when any one side of a branch reached them (a join).
 LENIENT_TYPES = frozenset({"noop"})
 MAX_BACKFILL_RUNS = 1000
 MAX_RETRY_DELAY_S = 3600.0
+#: A slot held this long by a run that is still queued was taken by a process that died before starting it.
+SLOT_START_GRACE_S = 60.0
 
 
 def new_run_id() -> str:
@@ -79,7 +98,7 @@ class RunEngine:
         self.flows = flows
         self.runs = db[RUNS]
         self.tasks = db[TASKS]
-        self.slots = db[SLOTS]
+        self.guards = db[GUARDS]
         self.dedupe = db[DEDUPE]
         self.cache = db[CACHE]
 
@@ -89,6 +108,27 @@ class RunEngine:
         await self.tasks.create_index([("lease_expires", ASCENDING)])
         await self.runs.create_index([("flow_id", ASCENDING), ("state", ASCENDING)])
         await self.runs.create_index([("state", ASCENDING)])
+        await self.guards.create_index([("run_id", ASCENDING)])
+
+    async def guard(self, key: str, **fields: Any) -> bool:
+        """Take the decision named ``key``: True for exactly one caller, ever (a unique insert)."""
+        try:
+            await self.guards.insert_one({"_id": key, "at": now_utc(), **fields})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def ticket(self, collection: Any, doc_id: str, counter: str, prefix: str) -> tuple[int, dict[str, Any]]:
+        """The lowest free ticket ``prefix:<n>`` at or above the hint counter; returns (n, the counted document)."""
+        counted = await collection.find_one_and_update(
+            {"_id": doc_id}, {"$inc": {counter: 1}}, return_document=ReturnDocument.AFTER
+        )
+        if counted is None:
+            raise NotFound("document", doc_id)
+        number = max(1, int(counted.get(counter, 1)))
+        while not await self.guard(f"{prefix}:{number}"):
+            number += 1
+        return number, counted
 
     # -- creating runs ---------------------------------------------------------------
 
@@ -145,6 +185,8 @@ class RunEngine:
             "concurrency": flow.concurrency,
             "cancel_requested": False,
             "open_sinks": len(FlowGraph.of(flow).sinks()),
+            "sinks_arrived": 0,
+            "slot": None,
             "dedupe_key": dedupe_key,
         }
         partition, offset = await self.events.publish_async(run_event(run, st.QUEUED, version=version_number))
@@ -157,31 +199,34 @@ class RunEngine:
     async def start_queued(self, flow_id: str, limit: int | None = None) -> int:
         """Start queued runs of ``flow_id`` while it has free slots; returns how many started."""
         started = 0
-        await self.slots.update_one({"_id": flow_id}, {"$setOnInsert": {"active": 0}}, upsert=True)
         while True:
             run = await self.runs.find_one({"flow_id": flow_id, "state": st.QUEUED}, sort=[("_id", ASCENDING)])
             if run is None:
                 return started
             cap = limit if limit is not None else int(run.get("concurrency") or 1)
-            slot = await self.slots.find_one_and_update(
-                {"_id": flow_id, "active": {"$lt": cap}}, {"$inc": {"active": 1}}
-            )
+            slot = await self._take_slot(flow_id, run["_id"], cap)
             if slot is None:
                 return started
-            if await self._start(run):
-                started += 1
-            else:
-                await self._release_slot(flow_id)
+            if not await self.guard(f"start:{run['_id']}:{run.get('attempt', 1)}", run_id=run["_id"]):
+                await self.guards.delete_one({"_id": slot})
+                return started  # another process is starting this run
+            await self._start(run, slot)
+            started += 1
 
-    async def _start(self, run: dict[str, Any]) -> bool:
-        changed = await self.runs.update_one(
-            {"_id": run["_id"], "state": st.QUEUED},
-            {"$set": {"state": st.RUNNING, "started_at": run.get("started_at") or now_utc()}},
+    async def _take_slot(self, flow_id: str, run_id: str, cap: int) -> str | None:
+        for index in range(cap):
+            key = f"slot:{flow_id}:{index}"
+            if await self.guard(key, run_id=run_id, flow_id=flow_id):
+                return key
+        return None
+
+    async def _start(self, run: dict[str, Any], slot: str) -> None:
+        await self.runs.update_one(
+            {"_id": run["_id"]},
+            {"$set": {"state": st.RUNNING, "slot": slot, "started_at": run.get("started_at") or now_utc()}},
         )
-        if not changed.modified_count:
-            return False
         roots = await self.tasks.find(
-            {"run_id": run["_id"], "state": st.PENDING, "remaining": 0},
+            {"run_id": run["_id"], "state": st.PENDING, "waiting": 0},
             {"node_id": 1, "run_id": 1, "flow_id": 1, "attempts": 1},
         ).to_list()
         await self.events.emit_all([run_event(run, st.RUNNING), *[task_event(t, st.READY) for t in roots]])
@@ -189,16 +234,15 @@ class RunEngine:
             {"_id": {"$in": [t["_id"] for t in roots]}, "state": st.PENDING},
             {"$set": {"state": st.READY, "ready_at": now_utc()}, **history(st.READY)},
         )
-        return True
-
-    async def _release_slot(self, flow_id: str) -> None:
-        await self.slots.update_one({"_id": flow_id, "active": {"$gt": 0}}, {"$inc": {"active": -1}})
 
     async def reconcile_slots(self) -> None:
-        """Heal slot counters after a crash between taking a slot and starting a run; start what can start."""
+        """Free slots held by runs that ended or never started (a crash in between); start what can start."""
         for flow_id in await self.runs.distinct("flow_id", {"state": st.QUEUED}):
-            active = await self.runs.count_documents({"flow_id": flow_id, "state": st.RUNNING})
-            await self.slots.update_one({"_id": flow_id}, {"$set": {"active": active}}, upsert=True)
+            for slot in await self.guards.find({"flow_id": flow_id, "_id": {"$regex": "^slot:"}}).to_list():
+                holder = await self.runs.find_one({"_id": slot.get("run_id")}, {"state": 1})
+                stale = (now_utc() - slot["at"]).total_seconds() > SLOT_START_GRACE_S
+                if holder is None or holder["state"] in st.RUN_TERMINAL or (holder["state"] == st.QUEUED and stale):
+                    await self.guards.delete_one({"_id": slot["_id"], "run_id": slot.get("run_id")})
             await self.start_queued(flow_id)
 
     async def backfill(
@@ -245,6 +289,8 @@ class RunEngine:
         that ran ``finished`` goes straight on with it: no claim round trip),
         or ``None``.
         """
+        if not await self.guard(f"settle:{finished['_id']}:{finished.get('epoch', 1)}", run_id=finished["run_id"]):
+            return None  # settled already (by an executor whose lease on this task ran out)
         worklist: list[tuple[dict[str, Any], str, list[str]]] = [(finished, state, produced)]
         ready: list[dict[str, Any]] = []
         decided: list[tuple[dict[str, Any], str]] = []
@@ -263,8 +309,8 @@ class RunEngine:
                     decided.append((target, decision))
                     worklist.append((target, decision, []))
         handed_off = await self._apply(ready, decided, handoff_owner)
-        if sinks_done:
-            await self._sinks_done(finished["run_id"], sinks_done)
+        for _ in range(sinks_done):
+            await self._sink_done(finished["run_id"])
         return handed_off
 
     async def _decide_link(
@@ -288,10 +334,9 @@ class RunEngine:
                 return stub, decision
             target = await self.tasks.find_one({"_id": target_id, "state": st.PENDING})
             return target, decision
-        target = await self.tasks.find_one_and_update(
-            {"_id": target_id, "state": st.PENDING}, {"$inc": {"remaining": -1}}, return_document=ReturnDocument.AFTER
-        )
-        if target is None or target["remaining"] > 0:
+        epoch = task.get("epoch", 1)
+        number, target = await self.ticket(self.tasks, target_id, "arrived", f"ticket:{target_id}:{epoch}")
+        if number < target.get("waiting", 0) or target["state"] != st.PENDING:
             return None, st.PENDING
         upstream = await self.tasks.find(
             {"_id": {"$in": [f"{task['run_id']}:{dep['node']}" for dep in target["deps"]]}},
@@ -354,11 +399,10 @@ class RunEngine:
     def lease_fields(self, owner: str) -> dict[str, Any]:
         return {"lease_owner": owner, "lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s)}
 
-    async def _sinks_done(self, run_id: str, count: int) -> None:
-        run = await self.runs.find_one_and_update(
-            {"_id": run_id}, {"$inc": {"open_sinks": -count}}, return_document=ReturnDocument.AFTER
-        )
-        if run is not None and run["open_sinks"] <= 0:
+    async def _sink_done(self, run_id: str) -> None:
+        attempt = (await self.runs.find_one({"_id": run_id}, {"attempt": 1}) or {}).get("attempt", 1)
+        number, run = await self.ticket(self.runs, run_id, "sinks_arrived", f"sinks:{run_id}:{attempt}")
+        if number >= run.get("open_sinks", 0):
             await self.finalize(run_id)
 
     async def finalize(self, run_id: str) -> bool:
@@ -378,16 +422,15 @@ class RunEngine:
             final = st.FAILED
         else:
             final = st.SUCCEEDED
-        finished_at = now_utc()
-        changed = await self.runs.update_one(
-            {"_id": run_id, "state": {"$in": list(st.RUN_ACTIVE)}},
-            {"$set": {"state": final, "finished_at": finished_at, "task_counts": counts}},
-        )
-        if not changed.modified_count:
+        if not await self.guard(f"final:{run_id}:{run.get('attempt', 1)}", run_id=run_id):
             return False
+        finished_at = now_utc()
+        await self.runs.update_one(
+            {"_id": run_id}, {"$set": {"state": final, "finished_at": finished_at, "task_counts": counts, "slot": None}}
+        )
         await self.events.emit_all([run_event(run, final, task_counts=counts)])
-        if run["state"] == st.RUNNING:
-            await self._release_slot(run["flow_id"])
+        if run.get("slot"):
+            await self.guards.delete_one({"_id": run["slot"], "run_id": run_id})
         await self.flows.set_fields(
             run["flow_id"], {"last_run": {"id": run_id, "state": final, "finished_at": finished_at}}
         )
@@ -451,14 +494,16 @@ class RunEngine:
         writes = []
         for node in again:
             task = by_node[node]
-            remaining = sum(1 for dep in task["deps"] if dep["node"] in again)
+            waiting = sum(1 for dep in task["deps"] if dep["node"] in again)
             writes.append(
                 UpdateOne(
                     {"_id": task["_id"]},
                     {
                         "$set": {
                             "state": st.PENDING,
-                            "remaining": remaining,
+                            "waiting": waiting,
+                            "arrived": 0,
+                            "epoch": run.get("attempt", 1) + 1,
                             "error": None,
                             "cancel_requested": False,
                             "attempt_limit": task.get("attempts", 0) + task["spec"]["retries"] + 1,
@@ -480,6 +525,7 @@ class RunEngine:
                     "cancel_requested": False,
                     "finished_at": None,
                     "open_sinks": open_sinks,
+                    "sinks_arrived": 0,
                     "retried_by": actor,
                 },
                 "$inc": {"attempt": 1},
@@ -525,7 +571,9 @@ def build_tasks(run: dict[str, Any], flow: FlowDefinition) -> list[dict[str, Any
                 "state": st.PENDING,
                 "attempts": 0,
                 "attempt_limit": node.retries + 1,
-                "remaining": len(upstream),
+                "waiting": len(upstream),
+                "arrived": 0,
+                "epoch": 1,
                 "deps": [{"node": up, "consumes": consumes[node.id][up]} for up in upstream],
                 "downstream": [
                     {

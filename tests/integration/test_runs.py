@@ -75,6 +75,7 @@ def world():
     world = World()
     yield world
     world.server.shutdown()
+    world.server.server_close()
 
 
 @pytest.fixture(scope="module")
