@@ -50,6 +50,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+JOIN_DEADLINE_S = 45.0  # longest a consumer may spend joining its group before it is replaced
+
+
+class ConsumerStuck(Exception):
+    """The consumer did not become a group member in time; the runner starts over with a new one."""
+
+
 class RunnerStopped(Exception):
     """The runner was asked to stop while it waited for a destination; the batch stays uncommitted."""
 
@@ -108,6 +115,8 @@ class PipelineRunner(threading.Thread):
         self.assignment_changed = False
         self.processed: dict[TopicPartition, int] = {}  # next offset to process, per partition
         self.replay_until: dict[TopicPartition, int] = {}  # below this, a message was processed before
+        self.turned_at = time.monotonic()  # last turn of the loop (or of a retry wait)
+        self.unjoined_since: float | None = None
 
     # -- control from the worker ------------------------------------------------------------------
 
@@ -123,6 +132,12 @@ class PipelineRunner(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def stuck_for(self) -> float:
+        """Seconds since the loop last turned, while the thread should be turning it."""
+        if not self.is_alive() or self.stopping.is_set():
+            return 0.0
+        return time.monotonic() - self.turned_at
 
     # -- the thread --------------------------------------------------------------------------------
 
@@ -214,7 +229,10 @@ class PipelineRunner(threading.Thread):
     # -- the loop ------------------------------------------------------------------------------------
 
     def loop(self) -> None:
+        self.unjoined_since = time.monotonic()
         while not self.stopping.is_set():
+            self.turned_at = time.monotonic()
+            self.check_membership()
             pending = self.take_update()
             if pending is not None and not self.apply_in_place(pending):
                 self.pipeline = pending
@@ -229,6 +247,23 @@ class PipelineRunner(threading.Thread):
             if polled:
                 self.handle(polled)
             self.track_partitions()
+
+    def check_membership(self) -> None:
+        """Start over with a new consumer if this one never becomes a stable group member.
+
+        A consumer that owns no partitions because the group has more members
+        than partitions is stable and left alone; one stuck joining (seen with
+        kafka-python 3.0 under heavy load) is replaced.
+        """
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        state = str(getattr(coordinator, "state", "")).lower()
+        if not state or "stable" in state or self.consumer.assignment():
+            self.unjoined_since = None
+            return
+        if self.unjoined_since is None:
+            self.unjoined_since = time.monotonic()
+        elif time.monotonic() - self.unjoined_since > JOIN_DEADLINE_S:
+            raise ConsumerStuck(f"the consumer has not joined group {self.pipeline.group!r} in {JOIN_DEADLINE_S:.0f}s")
 
     def apply_in_place(self, pipeline: Pipeline) -> bool:
         """Swap steps, sink and batch options while keeping the consumer; False if the source changed."""
@@ -360,8 +395,10 @@ class PipelineRunner(threading.Thread):
                     exc,
                     extra={"pipeline": self.pipeline.id},
                 )
+            self.turned_at = time.monotonic()
             if self.stopping.wait(delay):
                 raise RunnerStopped
+            self.turned_at = time.monotonic()
             delay = min(delay * 2, self.stream_settings.sink_retry_max_s)
             if stage == "sink" and self.sink is not None:
                 self.reopen_sink()
@@ -406,14 +443,19 @@ class PipelineRunner(threading.Thread):
             self.stats.error("commit", exc)
             log.warning("pipeline %s: commit failed (the batch will be redelivered): %s", self.pipeline.id, exc)
         for tp, meta in offsets.items():
-            entry = self.stats.partitions.setdefault((tp.topic, tp.partition), {})
-            entry["committed"] = meta.offset
+            entry = self.stats.partitions.get((tp.topic, tp.partition))
+            if entry is not None:
+                entry["committed"] = meta.offset
 
     def track_partitions(self) -> None:
         consumer = self.consumer
         if consumer is None:
             return
-        for tp in consumer.assignment():
+        assignment = consumer.assignment()
+        owned = {(tp.topic, tp.partition) for tp in assignment}
+        for stale in [partition for partition in self.stats.partitions if partition not in owned]:
+            self.stats.partitions.pop(stale, None)
+        for tp in assignment:
             entry = self.stats.partitions.setdefault((tp.topic, tp.partition), {})
             entry["position"] = self.processed.get(tp, entry.get("position"))
             highwater = consumer.highwater(tp)

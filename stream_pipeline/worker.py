@@ -17,12 +17,12 @@ leave their groups, and the process exits.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import fnmatch
 import logging
 import os
 import signal
 import socket
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from stream_pipeline.settings import StreamSettings, get_stream_settings
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
+STUCK_AFTER_S = 180.0  # a runner whose loop has not turned for this long is replaced
 
 
 class Worker:
@@ -60,7 +61,7 @@ class Worker:
         )
         self.db = self.mongo.get_default_database(default="dataflow")
         self.runners: dict[str, PipelineRunner] = {}
-        self.stopping = threading.Event()
+        self.stop_requested = False
         self.invalid: dict[str, int] = {}  # pipeline id -> version that failed to load (logged once)
         self._last_counts: dict[str, tuple[float, int, int, int]] = {}
 
@@ -83,6 +84,15 @@ class Worker:
         wanted = self.running_pipelines()
         for pipeline_id, pipeline in wanted.items():
             runner = self.runners.get(pipeline_id)
+            if runner is not None and runner.stuck_for() > STUCK_AFTER_S:
+                log.warning(
+                    "pipeline %s: its runner made no progress for %.0fs; replacing it",
+                    pipeline_id,
+                    runner.stuck_for(),
+                    extra={"pipeline": pipeline_id},
+                )
+                runner.stop()  # a daemon thread: if it ever wakes up, it stops
+                runner = None
             if runner is None or not runner.is_alive():
                 runner = PipelineRunner(
                     pipeline, settings=self.settings, stream_settings=self.stream_settings, worker_id=self.worker_id
@@ -155,7 +165,7 @@ class Worker:
     def run(self) -> None:
         log.info("stream worker %s started", self.worker_id, extra={"worker": self.worker_id})
         next_reconcile = next_report = 0.0
-        while not self.stopping.is_set():
+        while not self.stop_requested:
             now = time.monotonic()
             try:
                 if now >= next_reconcile:
@@ -167,7 +177,7 @@ class Worker:
             except PyMongoError as exc:
                 log.warning("MongoDB is unavailable; pipelines keep running as they are: %s", exc)
                 next_reconcile = next_report = now + 2.0
-            self.stopping.wait(0.2)
+            time.sleep(0.2)
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -198,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(WORKER_SERVICE, settings.log_level, settings.log_format)
     worker = Worker(settings, get_stream_settings(), args.worker_id or default_worker_id(), args.pipelines)
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.stopping.set())
+        # Only a plain assignment here: Event.set() in a signal handler can deadlock on the
+        # event's own lock when the signal lands while the main thread is inside Event.wait().
+        signal.signal(sig, lambda *_: setattr(worker, "stop_requested", True))
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every thread's stack
     worker.run()
 
 
