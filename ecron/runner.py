@@ -1,0 +1,210 @@
+"""Runs claimed executions: wait for the fire time, check the limits, run the action with retries.
+
+Each execution is its own asyncio task, so a target that hangs holds only its
+own task (bounded by the action's timeout) and never delays other jobs. The
+per-job concurrency limit counts the executions of the job running on this
+node; since every slot of a job is claimed by the same node while membership
+is stable (rendezvous hashing), that is the job's count across the cluster
+except for the moment membership changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ecron.actions import ActionFailed
+from ecron.actions.http import HttpRunner
+from ecron.actions.kafka import KafkaRunner
+from ecron.executions import OutcomeWriter
+from ecron.jobs import JobStore, job_from_document
+from ecron.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        writer: OutcomeWriter,
+        http: HttpRunner,
+        kafka: KafkaRunner,
+        node_id: str,
+        max_in_flight: int,
+        cache_size: int,
+    ) -> None:
+        self.jobs = jobs
+        self.writer = writer
+        self.http = http
+        self.kafka = kafka
+        self.node_id = node_id
+        self.held: set[str] = set()
+        self.lease_ok: Callable[[], bool] = lambda: True
+        self._running: Counter[str] = Counter()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._cache: OrderedDict[str, Job] = OrderedDict()
+        self._cache_size = cache_size
+        self._generation = 0
+        writer.on_written = self.release
+
+    # -- what this node holds -------------------------------------------------------------
+
+    def hold(self, execution_ids: list[str]) -> None:
+        self.held.update(execution_ids)
+
+    def release(self, execution_ids: list[str]) -> None:
+        self.held.difference_update(execution_ids)
+
+    def drop_all(self) -> None:
+        """This node lost its lease: stop everything that has not fired yet; another node owns it now."""
+        self._generation += 1
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self.held.clear()
+
+    def start(self, execution: dict[str, Any], max_concurrent: int | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._execute(execution, max_concurrent, self._generation))
+        self._tasks[execution["_id"]] = task
+        task.add_done_callback(lambda _: self._tasks.pop(execution["_id"], None))
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let running actions finish (a clean shutdown); executions not yet fired stay claimed for takeover."""
+        waiting = [task for task in self._tasks.values() if not task.done()]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout_s)
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.kafka.close()
+
+    # -- one execution --------------------------------------------------------------------
+
+    async def job(self, job_id: str) -> Job | None:
+        cached = self._cache.get(job_id)
+        document = None
+        if cached is None:
+            document = await self.jobs.find_document(job_id)
+            if document is None:
+                return None
+            cached = job_from_document(document)
+            self._cache[job_id] = cached
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(job_id)
+        return cached
+
+    def forget_job(self, job_id: str) -> None:
+        self._cache.pop(job_id, None)
+
+    async def _wait_until(self, fire_time: datetime) -> None:
+        delay = (fire_time - utcnow()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        while not self.lease_ok():  # noqa: ASYNC110 - fenced until the lease is renewed; a poll keeps it simple
+            await asyncio.sleep(0.1)
+
+    async def _execute(self, execution: dict[str, Any], max_concurrent: int | None, generation: int) -> None:
+        execution_id = execution["_id"]
+        job_id = execution["job_id"]
+        try:
+            await self._wait_until(execution["fire_time"])
+            job = await self.job(job_id)
+            if job is None:
+                self._finish(execution, "skipped", error="the job was deleted before the slot fired")
+                return
+            limit = None if max_concurrent is None else job.max_concurrent
+            if limit is not None and self._running[job_id] >= limit:
+                self._finish(
+                    execution,
+                    "skipped",
+                    error=f"max_concurrent={limit} executions of this job were still running",
+                )
+                return
+            self._running[job_id] += 1
+            try:
+                async with self._slots:
+                    await self._attempts(execution, job, generation)
+            finally:
+                self._running[job_id] -= 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("execution %s failed inside ecron", execution_id)
+            self._finish(execution, "failed", error=f"ecron error: {type(exc).__name__}: {exc}")
+
+    async def _attempts(self, execution: dict[str, Any], job: Job, generation: int) -> None:
+        variables = {
+            "scheduled_time": execution["scheduled_time"].astimezone(UTC).isoformat(),
+            "job_id": job.id,
+            "execution_id": execution["_id"],
+        }
+        runner = self.http if job.action.type == "http" else self.kafka
+        attempt = int(execution.get("attempt") or 0)
+        execution["fired_at"] = utcnow()
+        started = time.perf_counter()
+        errors: list[str] = []
+        while True:
+            attempt += 1
+            execution["attempt"] = attempt
+            try:
+                response = await runner.run(job.action, variables)
+            except ActionFailed as failure:
+                errors.append(f"attempt {attempt}: {failure.message}")
+                if attempt >= job.retry.max_attempts:
+                    if generation == self._generation:
+                        self._finish(
+                            execution,
+                            "failed",
+                            error=failure.message,
+                            response=failure.response,
+                            started=started,
+                            errors=errors,
+                        )
+                    return
+                await asyncio.sleep(job.retry.delay_before(attempt + 1))
+                continue
+            if generation == self._generation:
+                self._finish(execution, "succeeded", response=response, started=started, errors=errors)
+            return
+
+    def _finish(
+        self,
+        execution: dict[str, Any],
+        status: str,
+        *,
+        error: str | None = None,
+        response: dict[str, Any] | None = None,
+        started: float | None = None,
+        errors: list[str] | None = None,
+    ) -> None:
+        self.writer.record(
+            {
+                "_id": execution["_id"],
+                "job_id": execution["job_id"],
+                "status": status,
+                "node": self.node_id,
+                "attempt": int(execution.get("attempt") or 0),
+                "fired_at": execution.get("fired_at"),
+                "finished_at": utcnow(),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started is not None else None,
+                "response": response,
+                "error": error,
+                "attempt_errors": errors or [],
+                "takeovers": int(execution.get("takeovers") or 0),
+            }
+        )
