@@ -57,7 +57,7 @@ log = logging.getLogger("dataflow.executor")
 
 PARAMS_CACHE_SIZE = 1000
 #: Due tasks looked at per claim: when another executor wins one, the next is tried.
-CLAIM_CANDIDATES = 4
+CLAIM_CANDIDATES = 32
 #: A dependency down (coderunner, a broker) retries the task this many times beyond its own retries.
 MAX_TRANSIENT_RETRIES = 10
 DEPENDENCY_DOWN = "dependency_down"  # an attempt's outcome, never a stored state
@@ -194,6 +194,9 @@ class Executor:
         if not self.active:
             return
         try:
+            mine = [task.doc for task in self.active.values()]
+            await self.engine.leases.delete_many({"_id": {"$in": list(self.active)}, "lease_owner": self.id})
+            await self.engine.enqueue(mine)
             await self.engine.tasks.update_many(
                 {"_id": {"$in": list(self.active)}, "lease_owner": self.id, "state": st.RUNNING},
                 {
@@ -224,24 +227,27 @@ class Executor:
             self._spawn(task)
 
     async def _claim(self) -> dict[str, Any] | None:
-        """A due task, claimed by inserting its ``claim:<task>:<attempt>`` guard (see engine.runs)."""
+        """A due task from ``task_queue``, claimed by inserting its ``claim:<task>:<attempt>`` guard."""
         moment = now_utc()
-        candidates = (
-            await self.engine.tasks.find({"state": {"$in": [st.READY, st.RETRYING]}, "ready_at": {"$lte": moment}})
-            .sort("ready_at", 1)
-            .limit(CLAIM_CANDIDATES)
-            .to_list()
-        )
-        for task in candidates:
-            claimed = await self._take(task, reason=None)
+        entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
+        due = sorted((entry for entry in entries if entry["due"] <= moment), key=lambda entry: entry["due"])
+        for entry in due:
+            claimed = await self._take(entry, reason=None)
             if claimed is not None:
                 return claimed
         return None
 
-    async def _take(self, task: dict[str, Any], *, reason: str | None) -> dict[str, Any] | None:
-        attempt = int(task.get("attempts", 0)) + 1
-        if not await self.engine.guard(f"claim:{task['_id']}:{attempt}", run_id=task["run_id"], executor=self.id):
+    async def _take(self, entry: dict[str, Any], *, reason: str | None) -> dict[str, Any] | None:
+        """Claim the next attempt of the task ``entry`` names (a queue entry or an expired lease)."""
+        attempt = int(entry.get("attempts", 0)) + 1
+        if not await self.engine.guard(f"claim:{entry['_id']}:{attempt}", run_id=entry["run_id"], executor=self.id):
             return None
+        source = self.engine.leases if reason else self.engine.queue
+        await source.delete_one({"_id": entry["_id"]})
+        task = await self.engine.tasks.find_one({"_id": entry["_id"]})
+        expected = (st.RUNNING,) if reason else (st.READY, st.RETRYING)
+        if task is None or task["state"] not in expected or int(task.get("attempts", 0)) + 1 != attempt:
+            return None  # canceled, or finished, since it was queued
         moment = now_utc()
         entries = [{"state": st.RUNNING, "at": moment, "executor": self.id}]
         if reason:
@@ -251,6 +257,7 @@ class Executor:
             {"_id": task["_id"]}, {"$set": fields, "$push": {"history": {"$each": entries}}}
         )
         claimed = {**task, **fields}
+        await self.engine.take_lease(claimed, self.id)
         if reason:
             self.events.emit(task_event(claimed, st.READY, reason=reason))
         self.events.emit(task_event(claimed, st.RUNNING, executor=self.id))
@@ -438,6 +445,7 @@ class Executor:
         if done is None:
             log.warning("task %s was taken over by another executor; its result is dropped", task["_id"])
             return None
+        await self.engine.leases.delete_one({"_id": task["_id"]})
         self.events.emit(task_event(task, st.SUCCEEDED, duration_ms=_ms(started), cached=cached))
         handoff = await self.engine.settle_downstream(
             task, st.SUCCEEDED, list(outputs), handoff_owner=self.id if not self.stopping.is_set() else None
@@ -483,7 +491,11 @@ class Executor:
                 **history(state, error=ended.error.get("message")),
             },
         )
-        if done is None or state == st.RETRYING:
+        if done is None:
+            return None
+        await self.engine.leases.delete_one({"_id": task["_id"]})
+        if state == st.RETRYING:
+            await self.engine.enqueue([task], due=fields["ready_at"])
             return None
         self.events.emit(event)
         await self.engine.settle_downstream(task, state, [])
@@ -501,8 +513,8 @@ class Executor:
                 continue
             running = list(self.active.values())
             ids = [task.id for task in running]
-            await self.engine.tasks.update_many(
-                {"_id": {"$in": ids}, "lease_owner": self.id, "state": st.RUNNING},
+            await self.engine.leases.update_many(
+                {"_id": {"$in": ids}, "lease_owner": self.id},
                 {"$set": {"lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s)}},
             )
             run_ids = list({task.doc["run_id"] for task in running})
@@ -539,15 +551,13 @@ class Executor:
     async def _take_over_expired(self) -> None:
         if len(self.active) >= self.capacity:
             return
-        expired = (
-            await self.engine.tasks.find({"state": st.RUNNING, "lease_expires": {"$lt": now_utc()}})
-            .limit(self.capacity - len(self.active))
-            .to_list()
-        )
-        for task in expired:
-            claimed = await self._take(task, reason="lease expired: its executor stopped")
+        moment = now_utc()
+        leases = await self.engine.leases.find({}).to_list()
+        expired = [lease for lease in leases if lease["lease_expires"] < moment and lease["_id"] not in self.active]
+        for lease in expired[: self.capacity - len(self.active)]:
+            claimed = await self._take(lease, reason="lease expired: its executor stopped")
             if claimed is not None:
-                log.warning("took over task %s: its executor stopped heartbeating", task["_id"])
+                log.warning("took over task %s: its executor stopped heartbeating", lease["_id"])
                 self._spawn(claimed)
 
     # -- subflows ------------------------------------------------------------------------
