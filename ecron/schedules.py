@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -123,6 +123,59 @@ class Trigger(Protocol):
 
 
 @dataclass(frozen=True)
+class WallClockCron:
+    """A cron trigger evaluated on wall-clock time, then placed in the timezone.
+
+    APScheduler 3.11's CronTrigger adds wall-clock differences in UTC, which
+    skips slots when a month boundary is crossed together with a DST change
+    (``0 0 1 * *`` in Europe/Paris jumps from March 1 to May 1). So the
+    expression runs on naive wall time (as UTC, which has no DST) and each wall
+    time is mapped to its instants: a time in a spring-forward gap fires at the
+    same distance past the transition (02:30 becomes 03:30 daylight time), a
+    time in a repeated fall-back hour fires at both occurrences, and two wall
+    times that land on one instant fire once. This is what APScheduler intends
+    and what its documentation describes.
+    """
+
+    wall: Trigger
+    zone: ZoneInfo
+    start: datetime | None
+    end: datetime | None
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        # Compared in UTC: aware datetimes sharing a tzinfo compare by wall time, ignoring fold.
+        earliest = (max(now, self.start) if self.start else now).astimezone(UTC)
+        wall_from = earliest.astimezone(self.zone).replace(tzinfo=None) - timedelta(hours=3)
+        cursor: datetime | None = wall_from.replace(tzinfo=UTC)
+        best: datetime | None = None
+        while cursor is not None:
+            wall = self.wall.get_next_fire_time(None, cursor)
+            if wall is None:
+                break
+            naive = wall.replace(tzinfo=None)
+            for instant in self._instants(naive):
+                instant = instant.astimezone(UTC)
+                if instant >= earliest and (best is None or instant < best):
+                    best = instant
+            if best is not None and naive - timedelta(hours=6) > best.astimezone(self.zone).replace(tzinfo=None):
+                break
+            cursor = wall + timedelta(microseconds=1)
+        if best is None or (self.end is not None and best > self.end):
+            return None
+        return best
+
+    def _instants(self, naive: datetime) -> list[datetime]:
+        """The real instants of a wall time: two in a repeated hour, one (shifted) in a gap."""
+        real = [
+            instant
+            for fold in (0, 1)
+            if (instant := normalize(naive.replace(tzinfo=self.zone, fold=fold), self.zone)).replace(tzinfo=None)
+            == naive
+        ]
+        return real or [normalize(naive.replace(tzinfo=self.zone, fold=0), self.zone)]
+
+
+@dataclass(frozen=True)
 class AnyOf:
     """The union of several triggers: the earliest next fire time of any of them."""
 
@@ -210,15 +263,15 @@ def build_trigger(schedule: Schedule) -> Trigger:
     try:
         if schedule.cron is not None:
             fields = _cron_fields(schedule.cron)
-            common: dict[str, Any] = {"start_date": start, "end_date": end, "timezone": zone}
+            wall: Trigger = CronTrigger(**fields, timezone=UTC)
             if fields["day"] != "*" and fields["day_of_week"] != "*":
-                return AnyOf(
+                wall = AnyOf(
                     (
-                        CronTrigger(**{**fields, "day_of_week": "*"}, **common),
-                        CronTrigger(**{**fields, "day": "*"}, **common),
+                        CronTrigger(**{**fields, "day_of_week": "*"}, timezone=UTC),
+                        CronTrigger(**{**fields, "day": "*"}, timezone=UTC),
                     )
                 )
-            return CronTrigger(**fields, **common)
+            return WallClockCron(wall, zone, start, end)
         if schedule.interval is not None:
             interval = schedule.interval
             return IntervalTrigger(
@@ -263,11 +316,11 @@ def cached_trigger(schedule: Schedule) -> Trigger:
 def _next_of(schedule: Schedule, after: datetime, inclusive: bool) -> datetime | None:
     trigger = cached_trigger(schedule)
     zone = zone_of(schedule.timezone)
-    moment = after.astimezone(zone)
     if isinstance(trigger, DateTrigger):
         run_date = trigger.run_date.astimezone(UTC)
         return run_date if run_date > after or (inclusive and run_date == after) else None
-    start = moment if inclusive else moment + timedelta(microseconds=1)
+    # Arithmetic in UTC: adding to a zoned time in a repeated hour would lose its fold.
+    start = (after.astimezone(UTC) + timedelta(microseconds=0 if inclusive else 1)).astimezone(zone)
     found = trigger.get_next_fire_time(None, start)
     return found.astimezone(UTC) if found is not None else None
 
