@@ -79,6 +79,7 @@ class Scheduler:
         self._lease_valid_until = 0.0
         self._takeover_blocked_until = 0.0
         self._last_prune = 0.0
+        self._last_progress = 0.0
         self.stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -264,9 +265,11 @@ class Scheduler:
             await self.nodes.register([])
         self._lease_valid_until = started + self.settings.lease_s - 0.25
         await self._refresh_membership()
-        await self.db[STATE_COLLECTION].update_one(
-            {"_id": PROGRESS_ID}, {"$max": {"at": utcnow() - timedelta(seconds=1)}}, upsert=True
-        )
+        if started - self._last_progress > 10:
+            self._last_progress = started
+            await self.db[STATE_COLLECTION].update_one(
+                {"_id": PROGRESS_ID}, {"$max": {"at": utcnow() - timedelta(seconds=1)}}, upsert=True
+            )
         if started - self._last_prune > 60:
             self._last_prune = started
             await self.jobs.prune_changes()
