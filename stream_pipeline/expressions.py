@@ -243,6 +243,15 @@ _BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
 }
 
 
+_NUMBERS = (int, float)
+_PLAIN_ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
 def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def guarded(left: Any, right: Any) -> bool:
         if left is None or right is None:
@@ -259,6 +268,13 @@ def _membership(item: Any, container: Any) -> bool:
         raise ExpressionError(f"'in' on a string needs a string on the left, got {_type_name(item)}")
     return item in container
 
+
+_PLAIN_ORDERED: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 
 _COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], bool]]] = {
     ast.Eq: ("==", operator.eq),
@@ -408,9 +424,15 @@ class _Compiler:
         symbol, function = entry
         left, right = self.compile(node.left), self.compile(node.right)
         source = self.source
+        plain = _PLAIN_ARITHMETIC.get(type(node.op))
 
         def apply(record: Any) -> Any:
             a, b = left(record), right(record)
+            if plain is not None and type(a) in _NUMBERS and type(b) in _NUMBERS:
+                try:
+                    return plain(a, b)  # numbers only: no size guard needed
+                except ArithmeticError:
+                    pass  # reported below with the operands
             try:
                 return function(a, b)
             except ExpressionError:
@@ -436,6 +458,9 @@ class _Compiler:
 
         if len(operators) == 1:
             (symbol, function), (left, right) = operators[0], parts
+            fast = self.fast_comparison(node, type(node.ops[0]), left)
+            if fast is not None:
+                return fast
 
             def compare_two(record: Any) -> bool:
                 a, b = left(record), right(record)
@@ -464,6 +489,34 @@ class _Compiler:
             return True
 
         return compare_chain
+
+    def fast_comparison(self, node: ast.Compare, op: type[ast.cmpop], left: Evaluator) -> Evaluator | None:
+        """``field <op> constant``, the most common filter, without the generic machinery."""
+        comparator = node.comparators[0]
+        if not isinstance(comparator, ast.Constant) or not isinstance(comparator.value, int | float | str):
+            return None
+        constant, source = comparator.value, self.source
+        plain = _PLAIN_ORDERED.get(op)
+        if plain is not None:
+
+            def ordered(record: Any) -> bool:
+                value = left(record)
+                if value is None:
+                    return False
+                try:
+                    return plain(value, constant)
+                except TypeError:
+                    raise ExpressionError(
+                        f"cannot compare {_type_name(value)} with {_type_name(constant)}"
+                        f" ({_preview(value)} vs {_preview(constant)}) in {source!r}"
+                    ) from None
+
+            return ordered
+        if op is ast.Eq:
+            return lambda record: left(record) == constant
+        if op is ast.NotEq:
+            return lambda record: left(record) != constant
+        return None
 
     def call(self, node: ast.Call) -> Evaluator:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:

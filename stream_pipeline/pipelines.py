@@ -105,3 +105,4 @@ class PipelineStore:
         if result.deleted_count == 0:
             raise NotFound(KIND, pipeline_id)
         await self.db[REPLAYS_COLLECTION].delete_one({"_id": pipeline_id})
+        await self.db[WORKER_STATUS_COLLECTION].delete_many({"pipeline_id": pipeline_id})

@@ -22,6 +22,7 @@ from stream_pipeline.steps import Step, StepContext, build_step
 log = logging.getLogger(__name__)
 
 DECODE_STAGE = "decode"
+_JSON = json.JSONDecoder()
 MAX_CHECKPOINT_CHARS = 3000  # the broker's default offset.metadata.max.bytes is 4096
 
 
@@ -51,21 +52,21 @@ class Processor:
         """Records from kafka-python ``ConsumerRecord``s; undecodable ones go to ``dead``."""
         records: list[Record] = []
         append, decode_value = records.append, self.decode_value
+        parse = _JSON.decode if self.format is SourceFormat.json else None
         for message in messages:
-            origin = _replay_origin(message.headers) if message.headers else None
-            record = Record(
-                None,
-                key=message.key,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                timestamp=message.timestamp,
-                raw=message.value,
-                headers=message.headers or None,
-                origin=origin,
+            raw, headers = message.value, message.headers
+            record = Record.of(
+                message.topic,
+                message.partition,
+                message.offset,
+                message.key,
+                message.timestamp,
+                raw,
+                headers or None,
+                _replay_origin(headers) if headers else None,
             )
             try:
-                record.value = decode_value(message.value)
+                record.value = parse(raw.decode()) if parse is not None and raw is not None else decode_value(raw)
             except (ValueError, UnicodeDecodeError) as exc:
                 dead.append(DeadLetter.from_exception(record, DECODE_STAGE, exc))
                 continue

@@ -49,6 +49,26 @@ class Record:
         #: True when the worker processed this message before a restart (its effect may already be out).
         self.replay = False
 
+    @classmethod
+    def of(
+        cls,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        timestamp: int | None,
+        raw: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        origin: tuple[str, int, int] | None,
+    ) -> Record:
+        """A consumed message not decoded yet: the worker's hot path, so no keyword arguments."""
+        record = cls.__new__(cls)
+        record.value = None
+        record.topic, record.partition, record.offset, record.key = topic, partition, offset, key
+        record.timestamp, record.raw, record.headers, record.origin = timestamp, raw, headers, origin
+        record.replay = False
+        return record
+
     def derive(self, value: Any, key: bytes | None = None) -> Record:
         """A new record produced from this one (a window result), keeping its coordinates."""
         return Record(

@@ -48,9 +48,12 @@ class Sink(ABC):
         return DeadLetter(record, stage=self.label, error_type=error_type, message=message[:4000])
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as every sink writes values."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """Compact UTF-8 JSON, as every sink writes values (one encoder: json.dumps would build one per call)."""
+    return _ENCODER.encode(value).encode()
 
 
 class TransientSinkError(ConnectionError):

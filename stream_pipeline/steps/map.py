@@ -43,7 +43,9 @@ class MapStep(RecordStep):
         self.drops = [split_path(field) for field in config.drop]
 
     def apply(self, record: Record) -> Record:
-        value = require_object(record, "map")
+        value = record.value
+        if type(value) is not dict:
+            require_object(record, "map")  # raises, naming the type
         if len(self.simple) == len(self.assignments):
             for field, function in self.simple:
                 value[field] = function(record)

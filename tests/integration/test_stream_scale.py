@@ -96,7 +96,12 @@ def test_killed_worker_loses_no_message(streams: httpx.Client, workers: Workers,
         assert sorted(rows) == list(range(TOTAL))
         assert all(row.doubled == n * 2 for n, row in rows.items())
         assert {row.seen for row in rows.values()} == {0, 1, 2, 3}
-        assert partitions_by_worker(streams, pipeline["id"], source).get(second.name) == {0, 1, 2, 3}
+        wait_until(
+            lambda: partitions_by_worker(streams, pipeline["id"], source).get(second.name) == {0, 1, 2, 3},
+            timeout=30,
+            interval=0.5,
+            message="the survivor reporting all 4 partitions",
+        )
         wait_until(
             lambda: streams.get(f"/api/v1/pipelines/{pipeline['id']}/status").json()["lag"] == 0,
             timeout=60,
