@@ -145,7 +145,11 @@ class WallClockCron:
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         # Compared in UTC: aware datetimes sharing a tzinfo compare by wall time, ignoring fold.
         earliest = (max(now, self.start) if self.start else now).astimezone(UTC)
-        wall_from = earliest.astimezone(self.zone).replace(tzinfo=None) - timedelta(hours=3)
+        shift = self._dst_shift_near(earliest)
+        # Away from a DST change the first wall time at or after now is the answer. Near one, a
+        # slightly earlier wall time may map to a later instant (a gap, or the second pass of a
+        # repeated hour), so wall times from one shift back are considered, up to one shift on.
+        wall_from = earliest.astimezone(self.zone).replace(tzinfo=None) - shift
         cursor: datetime | None = wall_from.replace(tzinfo=UTC)
         best: datetime | None = None
         while cursor is not None:
@@ -157,12 +161,18 @@ class WallClockCron:
                 instant = instant.astimezone(UTC)
                 if instant >= earliest and (best is None or instant < best):
                     best = instant
-            if best is not None and naive - timedelta(hours=6) > best.astimezone(self.zone).replace(tzinfo=None):
+            if best is not None and naive >= best.astimezone(self.zone).replace(tzinfo=None) + shift:
                 break
             cursor = wall + timedelta(microseconds=1)
         if best is None or (self.end is not None and best > self.end):
             return None
         return best
+
+    def _dst_shift_near(self, moment: datetime) -> timedelta:
+        """The size of a UTC offset change within three hours of ``moment`` (zero when there is none)."""
+        before = (moment - timedelta(hours=3)).astimezone(self.zone).utcoffset() or timedelta(0)
+        after = (moment + timedelta(hours=3)).astimezone(self.zone).utcoffset() or timedelta(0)
+        return abs(after - before)
 
     def _instants(self, naive: datetime) -> list[datetime]:
         """The real instants of a wall time: two in a repeated hour, one (shifted) in a gap."""
