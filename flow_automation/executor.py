@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson.errors import InvalidDocument
+from pymongo.errors import OperationFailure
+
 from common.errors import DependencyUnavailable
 from common.kafka import TRANSIENT_KAFKA_ERRORS
 from common.logging import configure_logging
@@ -424,7 +427,28 @@ class Executor:
         task = running.doc
         outputs, previews = encoded
         finished = now_utc()
-        done = await self.engine.tasks.find_one_and_update(
+        try:
+            done = await self._store_success(running, outputs, previews, cached, started, finished)
+        except (OperationFailure, InvalidDocument) as exc:  # e.g. a document over MongoDB's size limit
+            error = {"type": "OutputNotStored", "message": f"the task's outputs could not be stored: {exc}"}
+            return await self._end_without_outputs(running, Attempt(st.FAILED, error), started)
+        if done is None:
+            log.warning("task %s was taken over by another executor; its result is dropped", task["_id"])
+            return None
+        await self.engine.leases.delete_one({"_id": task["_id"]})
+        self.events.emit(task_event(task, st.SUCCEEDED, duration_ms=_ms(started), cached=cached))
+        handoff = await self.engine.settle_downstream(
+            task, st.SUCCEEDED, list(outputs), handoff_owner=self.id if not self.stopping.is_set() else None
+        )
+        if running.cancelled.is_set():
+            await self.engine.finalize(task["run_id"])  # it finished anyway while its run was being canceled
+        return handoff
+
+    async def _store_success(
+        self, running: RunningTask, outputs: Any, previews: Any, cached: bool, started: float, finished: datetime
+    ) -> dict[str, Any] | None:
+        task = running.doc
+        return await self.engine.tasks.find_one_and_update(
             {"_id": task["_id"], "lease_owner": self.id, "attempts": task["attempts"], "state": st.RUNNING},
             {
                 "$set": {
@@ -442,17 +466,6 @@ class Executor:
                 **history(st.SUCCEEDED),
             },
         )
-        if done is None:
-            log.warning("task %s was taken over by another executor; its result is dropped", task["_id"])
-            return None
-        await self.engine.leases.delete_one({"_id": task["_id"]})
-        self.events.emit(task_event(task, st.SUCCEEDED, duration_ms=_ms(started), cached=cached))
-        handoff = await self.engine.settle_downstream(
-            task, st.SUCCEEDED, list(outputs), handoff_owner=self.id if not self.stopping.is_set() else None
-        )
-        if running.cancelled.is_set():
-            await self.engine.finalize(task["run_id"])  # it finished anyway while its run was being canceled
-        return handoff
 
     async def _end_without_outputs(self, running: RunningTask, ended: Attempt, started: float) -> dict[str, Any] | None:
         task = running.doc

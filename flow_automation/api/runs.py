@@ -26,6 +26,7 @@ from common.web import ApiHandler, endpoint
 from common.web.handlers import dumps
 from flow_automation.engine import states as st
 from flow_automation.engine.events import FLOW_EVENTS_TOPIC
+from flow_automation.engine.outputs import preview_view
 
 if TYPE_CHECKING:
     from flow_automation.app import FlowAutomationApp
@@ -83,7 +84,7 @@ def run_view(run: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> 
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
     view = {name: task.get(name) for name in TASK_FIELDS}
     view["attempts"] = task.get("attempts", 0)
-    view["outputs"] = task.get("preview") or {}
+    view["outputs"] = {name: preview_view(stored) for name, stored in (task.get("preview") or {}).items()}
     view["upstream"] = [dep["node"] for dep in task.get("deps", [])]
     view["history"] = task.get("history", [])
     return view

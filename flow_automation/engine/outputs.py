@@ -70,10 +70,10 @@ class ArtifactStore:
         elif isinstance(value, bytes | bytearray | memoryview):
             data, kind = bytes(value), "bytes"
         else:
-            jsonable = to_jsonable(value)
-            data = json.dumps(jsonable, separators=(",", ":"), allow_nan=False, default=str).encode()
+            # Kept as JSON text: MongoDB field names may not contain "." or start with "$".
+            data = json.dumps(to_jsonable(value), separators=(",", ":"), default=str).encode()
             if len(data) <= self.inline_limit:
-                return {"kind": "json", "value": jsonable}
+                return {"kind": "json", "text": data.decode()}
             kind = "json"
         if len(data) <= self.inline_limit:
             return {"kind": kind, "data": Binary(data)}
@@ -81,6 +81,8 @@ class ArtifactStore:
 
     def decode(self, stored: dict[str, Any]) -> Any:
         kind = stored.get("kind")
+        if kind == "json" and "text" in stored:
+            return json.loads(stored["text"])
         if kind == "json" and "value" in stored:
             return stored["value"]
         data = bytes(stored["data"]) if "data" in stored else self.read(stored["uri"])
@@ -126,11 +128,17 @@ def preview(value: Any) -> dict[str, Any]:
             "text": value[:PREVIEW_TEXT_CHARS],
             "truncated": len(value) > PREVIEW_TEXT_CHARS,
         }
-    jsonable = to_jsonable(value)
-    text = json.dumps(jsonable, default=str)
+    text = json.dumps(to_jsonable(value), default=str)
     if len(text) <= PREVIEW_TEXT_CHARS:
-        return {"kind": "json", "value": jsonable}
+        return {"kind": "json", "json": text}  # decoded by the API (field names may hold ".")
     return {"kind": "json", "text": text[:PREVIEW_TEXT_CHARS], "truncated": True}
+
+
+def preview_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored preview as the API shows it: JSON values decoded again."""
+    if stored.get("kind") == "json" and "json" in stored:
+        return {"kind": "json", "value": json.loads(stored["json"])}
+    return stored
 
 
 def _clean(value: Any) -> Any:

@@ -490,3 +490,74 @@ def test_an_executor_killed_mid_task_is_replaced_by_another(api, platform, world
     assert task["attempts"] == 2
     assert any(h.get("reason", "").startswith("lease expired") for h in task["history"])
     platform.start_executor()  # later tests keep two executors
+
+
+def test_subflow_runs_a_child_flow_and_returns_its_output(api) -> None:
+    child = save(
+        api,
+        {
+            "id": unique("child"),
+            "name": "child",
+            "params": {"n": {"type": "integer", "default": 1}},
+            "nodes": [
+                {
+                    "id": "square",
+                    "type": "python",
+                    "inputs": {"n": "params.n"},
+                    "config": {"code": "result = inputs['n'] ** 2"},
+                }
+            ],
+        },
+    )
+    parent = save(
+        api,
+        {
+            "id": unique("parent"),
+            "name": "parent",
+            "nodes": [
+                {"id": "seven", "type": "python", "config": {"code": "result = 7"}},
+                {
+                    "id": "call",
+                    "type": "subflow",
+                    "inputs": {"n": "seven.result"},
+                    "config": {"flow": child, "output": "square.result"},
+                },
+            ],
+        },
+    )
+    run = wait_run(api, start(api, parent))
+    assert run["state"] == "succeeded", tasks_of(run)
+    assert tasks_of(run)["call"]["outputs"]["result"]["value"] == 49
+    children = api.get("/api/v1/runs", params={"flow": child}).json()["items"]
+    assert len(children) == 1 and children[0]["parent"]["run_id"] == run["id"]
+
+
+def test_large_tables_travel_through_the_artifact_store(api, platform) -> None:
+    code = (
+        "import pandas as pd\n"
+        "result = pd.DataFrame({'i': list(range(60000)), 's': ['row %d' % i for i in range(60000)]})"
+    )
+    flow_id = save(
+        api,
+        {
+            "id": unique("big"),
+            "name": "big",
+            "nodes": [
+                {"id": "make", "type": "python", "config": {"code": code}, "timeout_s": 60},
+                {
+                    "id": "keep",
+                    "type": "transform.filter",
+                    "inputs": {"table": "make.result"},
+                    "config": {"conditions": [{"column": "i", "operator": "ge", "value": 59990}]},
+                },
+            ],
+        },
+    )
+    run = wait_run(api, start(api, flow_id), timeout=120)
+    tasks = tasks_of(run)
+    assert run["state"] == "succeeded", {k: t["error"] for k, t in tasks.items()}
+    assert tasks["make"]["outputs"]["result"]["rows"] == 60000
+    assert tasks["keep"]["outputs"]["table"]["rows"] == 10
+    stored = platform.mongo_db()["tasks"].find_one({"_id": f"{run['id']}:make"})
+    assert "uri" in stored["outputs"]["result"]  # too big to keep inline
+    assert (platform.state_dir / "artifacts" / stored["outputs"]["result"]["uri"]).is_file()
