@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecron.actions import ActionFailed
@@ -66,6 +66,10 @@ class ExecutionRunner:
 
     def release(self, execution_ids: list[str]) -> None:
         self.held.difference_update(execution_ids)
+
+    def knows(self, execution_id: str) -> bool:
+        """Whether this node is running (or about to run) the execution."""
+        return execution_id in self._tasks
 
     def drop_all(self) -> None:
         """This node lost its lease: stop everything that has not fired yet; another node owns it now."""
@@ -118,6 +122,23 @@ class ExecutionRunner:
         while not self.lease_ok():  # noqa: ASYNC110 - fenced until the lease is renewed; a poll keeps it simple
             await asyncio.sleep(0.1)
 
+    async def _place_for(self, job: Job, fire_time: datetime, limit: int) -> bool:
+        """Wait, within the job's misfire grace, until fewer than ``limit`` of its executions run here.
+
+        The grace counts from the fire time, or from now for a slot that is
+        already late (it was admitted by the misfire policy when claimed).
+
+        Slots that come due together (a catch-up after an outage or a takeover)
+        then run one after the other instead of being skipped; a slot whose
+        predecessor is still running past the grace time is skipped.
+        """
+        deadline = max(fire_time, utcnow()) + timedelta(seconds=job.misfire.grace_s)
+        while self._running[job.id] >= limit:
+            if utcnow() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def _execute(self, execution: dict[str, Any], max_concurrent: int | None, generation: int) -> None:
         execution_id = execution["_id"]
         job_id = execution["job_id"]
@@ -128,11 +149,12 @@ class ExecutionRunner:
                 self._finish(execution, "skipped", error="the job was deleted before the slot fired")
                 return
             limit = None if max_concurrent is None else job.max_concurrent
-            if limit is not None and self._running[job_id] >= limit:
+            if limit is not None and not await self._place_for(job, execution["fire_time"], limit):
                 self._finish(
                     execution,
                     "skipped",
-                    error=f"max_concurrent={limit} executions of this job were still running",
+                    error=f"max_concurrent={limit} executions of this job were still running "
+                    f"{job.misfire.grace_s:g}s (the misfire grace) after the slot",
                 )
                 return
             self._running[job_id] += 1

@@ -250,6 +250,25 @@ class Scheduler:
         for document in documents:
             if document["_id"] in won and document["status"] == "claimed":
                 self.runner.start(document, by_id[document["_id"]].max_concurrent)
+        await self._resume_own_claims([d["_id"] for d in documents if d["_id"] not in won], by_id)
+
+    async def _resume_own_claims(self, execution_ids: list[str], by_id: dict[str, PlannedJob]) -> None:
+        """Start claims that exist already but are ours and unfinished.
+
+        That happens when an insert reached MongoDB but its answer was lost with
+        the connection: the retry finds the slot taken, by this very node.
+        """
+        if not execution_ids:
+            return
+        for claim in await self.executions.unfinished(execution_ids):
+            if (
+                claim.get("node") == self.node_id
+                and claim.get("status") == "claimed"
+                and not self.runner.knows(claim["_id"])
+            ):
+                self.runner.hold([claim["_id"]])
+                await self.nodes.add_active([claim["_id"]])
+                self.runner.start(claim, by_id[claim["_id"]].max_concurrent)
 
     # -- membership ---------------------------------------------------------------------------
 
