@@ -19,6 +19,8 @@ SERVICES=(
   "flow_web:flow_web:8080"
   "executor-1:flow_automation.executor:"
   "executor-2:flow_automation.executor:"
+  "stream-worker-1:stream_pipeline.worker:"
+  "stream-worker-2:stream_pipeline.worker:"
 )
 HEALTH_TIMEOUT=30
 

@@ -90,6 +90,12 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+async def full_view(app: FlowAutomationApp, run: dict[str, Any]) -> dict[str, Any]:
+    """A run with its tasks (without their stored outputs and logs)."""
+    tasks = await app.engine.tasks.find({"run_id": run["_id"]}, {"outputs": 0, "logs": 0}).to_list()
+    return run_view(run, tasks)
+
+
 class RunsHandler(ApiHandler):
     application: FlowAutomationApp
 
@@ -112,10 +118,7 @@ class RunHandler(ApiHandler):
 
     @endpoint(scopes=[FLOWS_READ], summary="A run with every task's state, attempts, timings, error and outputs")
     async def get(self, run_id: str) -> dict[str, Any]:
-        engine = self.application.engine
-        run = await engine.get_run(run_id)
-        tasks = await engine.tasks.find({"run_id": run_id}, {"outputs": 0, "logs": 0}).to_list()
-        return run_view(run, tasks)
+        return await full_view(self.application, await self.application.engine.get_run(run_id))
 
 
 class RunCancelHandler(ApiHandler):
@@ -128,9 +131,7 @@ class RunCancelHandler(ApiHandler):
         errors=(404, 409),
     )
     async def post(self, run_id: str) -> dict[str, Any]:
-        engine = self.application.engine
-        run = await engine.cancel(run_id)
-        return run_view(run, await engine.tasks.find({"run_id": run_id}, {"outputs": 0, "logs": 0}).to_list())
+        return await full_view(self.application, await self.application.engine.cancel(run_id))
 
 
 class RunRetryHandler(ApiHandler):
@@ -143,9 +144,8 @@ class RunRetryHandler(ApiHandler):
         errors=(404, 409),
     )
     async def post(self, run_id: str) -> dict[str, Any]:
-        engine = self.application.engine
-        run = await engine.retry(run_id, actor=self.principal.subject if self.principal else None)
-        return run_view(run, await engine.tasks.find({"run_id": run_id}, {"outputs": 0, "logs": 0}).to_list())
+        actor = self.principal.subject if self.principal else None
+        return await full_view(self.application, await self.application.engine.retry(run_id, actor=actor))
 
 
 class TaskLogsHandler(ApiHandler):
@@ -263,9 +263,7 @@ class RunEventsHandler(ApiHandler):
         return run is None or (run["state"] in st.RUN_TERMINAL and attempt >= run.get("attempt", 1))
 
     async def _snapshot(self, run_id: str) -> dict[str, Any]:
-        engine = self.application.engine
-        run = await engine.get_run(run_id)
-        return run_view(run, await engine.tasks.find({"run_id": run_id}, {"outputs": 0, "logs": 0}).to_list())
+        return await full_view(self.application, await self.application.engine.get_run(run_id))
 
     async def _send(self, event: str, offset: int | None, data: Any) -> None:
         lines = [f"event: {event}"]
