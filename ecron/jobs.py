@@ -60,7 +60,7 @@ class JobStore:
         now = utcnow()
         job = self._build(uuid.uuid4().hex, spec, now, revision=1, created_at=now)
         await self.collection.insert_one(job_document(job))
-        await self.record_change(job.id, job.revision)
+        await self.record_change(job.id, job.revision, job_document(job))
         return job
 
     def _build(self, job_id: str, spec: JobSpec, now: datetime, *, revision: int, created_at: datetime) -> Job:
@@ -102,7 +102,7 @@ class JobStore:
         now = utcnow()
         job = self._build(job_id, spec, now, revision=current.revision + 1, created_at=current.created_at)
         await self.collection.replace_one({"_id": job_id}, job_document(job))
-        await self.record_change(job_id, job.revision)
+        await self.record_change(job_id, job.revision, job_document(job))
         return job
 
     async def delete(self, job_id: str) -> None:
@@ -131,11 +131,12 @@ class JobStore:
         if document is None:
             raise NotFound("job", job_id)
         job = job_from_document(document)
-        await self.record_change(job_id, job.revision)
+        await self.record_change(job_id, job.revision, document)
         return job
 
-    async def record_change(self, job_id: str, revision: int | None) -> None:
-        await self.changes.insert_one({"job_id": job_id, "revision": revision, "at": utcnow()})
+    async def record_change(self, job_id: str, revision: int | None, document: dict[str, Any] | None = None) -> None:
+        """Append to the feed, with the job's document so followers need no lookup (on FerretDB a lookup scans)."""
+        await self.changes.insert_one({"job_id": job_id, "revision": revision, "job": document, "at": utcnow()})
 
     async def changes_since(self, since: datetime) -> list[dict[str, Any]]:
         return await self.changes.find({"at": {"$gte": since}}).to_list()

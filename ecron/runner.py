@@ -112,6 +112,11 @@ class ExecutionRunner:
         self._cache.move_to_end(job_id)
         return cached
 
+    def remember_job(self, document: dict[str, Any]) -> None:
+        self._cache[document["_id"]] = job_from_document(document)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def forget_job(self, job_id: str) -> None:
         self._cache.pop(job_id, None)
 

@@ -158,6 +158,8 @@ class Scheduler:
     def apply_job(self, document: dict[str, Any] | None, job_id: str) -> None:
         """Bring the plan up to date with a job's stored document (None: deleted)."""
         self.runner.forget_job(job_id)
+        if document is not None and "action" in document:
+            self.runner.remember_job(document)
         if document is None:
             self.plan.remove(job_id)
         elif self.plan.revision_of(job_id) != document["revision"]:
@@ -175,7 +177,9 @@ class Scheduler:
             revision = change.get("revision")
             if revision is not None and (self.plan.revision_of(change["job_id"]) or 0) >= revision:
                 continue
-            document = await self.jobs.find_document(change["job_id"])
+            document = change.get("job") if revision is not None else None
+            if revision is not None and document is None:
+                document = await self.jobs.find_document(change["job_id"])
             self.apply_job(document, change["job_id"])
         horizon = utcnow() - timedelta(seconds=30)
         self._changes_seen = {key: at for key, at in self._changes_seen.items() if at > horizon}
