@@ -48,13 +48,26 @@ class Plan:
         self._heap: list[tuple[datetime, int, Slot]] = []
         self._counter = 0
         self._interned: dict[str, Any] = {}
+        self._next_cache: dict[tuple[tuple[Schedule, ...], datetime], datetime | None] = {}
 
     def __len__(self) -> int:
         return len(self.jobs)
 
-    def _intern(self, value: Any) -> Any:
-        key = json.dumps(value.model_dump(mode="json") if hasattr(value, "model_dump") else value, sort_keys=True)
-        return self._interned.setdefault(key, value)
+    def _intern(self, model: Any, raw: Any) -> Any:
+        """One validated, shared object per distinct stored value (100,000 jobs often share a few schedules)."""
+        key = f"{model.__name__}:{json.dumps(raw, sort_keys=True, default=str)}"
+        found = self._interned.get(key)
+        if found is None:
+            found = self._interned[key] = model.model_validate(raw)
+        return found
+
+    def _next_nominal(self, schedules: tuple[Schedule, ...], after: datetime) -> datetime | None:
+        key = (schedules, after)
+        if key not in self._next_cache:
+            if len(self._next_cache) > 4096:
+                self._next_cache.clear()
+            self._next_cache[key] = next_fire_after(list(schedules), after)
+        return self._next_cache[key]
 
     def put(self, document: dict[str, Any], *, start: datetime) -> PlannedJob | None:
         """Add or replace a job from its stored document; its first slot is the first after ``start``."""
@@ -62,8 +75,8 @@ class Plan:
         if document.get("state") != "active":
             self.jobs.pop(job_id, None)
             return None
-        schedules = tuple(self._intern(Schedule.model_validate(s)) for s in document["schedules"])
-        misfire = self._intern(Misfire.model_validate(document.get("misfire") or {}))
+        schedules = tuple(self._intern(Schedule, raw) for raw in document["schedules"])
+        misfire = self._intern(Misfire, document.get("misfire") or {})
         planned = PlannedJob(
             job_id=job_id,
             revision=int(document["revision"]),
@@ -84,7 +97,7 @@ class Plan:
         return planned.revision if planned else None
 
     def _push_after(self, planned: PlannedJob, after: datetime) -> datetime | None:
-        nominal = next_fire_after(list(planned.schedules), after)
+        nominal = self._next_nominal(planned.schedules, after)
         if nominal is None:
             return None
         jitter = jitter_for(list(planned.schedules), nominal, planned.job_id)

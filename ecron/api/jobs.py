@@ -37,9 +37,7 @@ class JobsHandler(EcronHandler):
         if query.label:
             key, _, value = query.label.partition("=")
             filters[f"labels.{key}"] = value
-        page = await self.application.jobs.page(PageQuery(limit=query.limit, cursor=query.cursor), filters)
-        page["items"] = [{**item, "action": item["action"]} for item in page["items"]]
-        return page
+        return await self.application.jobs.page(PageQuery(limit=query.limit, cursor=query.cursor), filters)
 
     @endpoint(
         scopes=[CRON_WRITE],
