@@ -79,6 +79,7 @@ class Scheduler:
         self._lease_valid_until = 0.0
         self._takeover_blocked_until = 0.0
         self._last_prune = 0.0
+        self._ambiguous: set[str] = set()
         self._last_progress = 0.0
         self.stopping = False
 
@@ -91,13 +92,14 @@ class Scheduler:
         self._takeover_blocked_until = time.monotonic() + self.settings.heartbeat_s
         await self._refresh_membership()
         self._changes_since = utcnow() - timedelta(seconds=1)
+        loop = asyncio.get_running_loop()
+        # Heartbeats start first: loading 100,000 jobs takes a while, and a silent node would be taken over.
+        self._tasks = [loop.create_task(self._forever(self._membership_step, "membership"))]
         await self._load_all_jobs()
         self.writer.start()
         self.runner.lease_ok = self.lease_ok
-        loop = asyncio.get_running_loop()
-        self._tasks = [
+        self._tasks += [
             loop.create_task(self._forever(self._plan_step, "plan")),
-            loop.create_task(self._forever(self._membership_step, "membership")),
             loop.create_task(self._forever(self._changes_step, "changes")),
         ]
 
@@ -152,6 +154,8 @@ class Scheduler:
         async for document in self.jobs.all_documents():
             self.plan.put(document, start=start)
             count += 1
+            if count % 2000 == 0:
+                await asyncio.sleep(0)  # let heartbeats and API calls through while a large plan loads
         log.info("plan loaded", extra={"jobs": count, "catch_up_from": start.isoformat()})
         self._wake.set()
 
@@ -248,19 +252,24 @@ class Scheduler:
             won = await self.executions.claim(documents)
         except BaseException:
             self.runner.release(active_ids)
+            self._ambiguous.update(d["_id"] for d in documents)  # the insert may have reached MongoDB
             raise
         self.runner.release([i for i in active_ids if i not in won])
         by_id = {slot_execution_id(s.job_id, s.scheduled_time): planned for s, planned, _ in slots}
         for document in documents:
             if document["_id"] in won and document["status"] == "claimed":
                 self.runner.start(document, by_id[document["_id"]].max_concurrent)
-        await self._resume_own_claims([d["_id"] for d in documents if d["_id"] not in won], by_id)
+        lost = [d["_id"] for d in documents if d["_id"] not in won and d["_id"] in self._ambiguous]
+        self._ambiguous.difference_update(d["_id"] for d in documents)
+        await self._resume_own_claims(lost, by_id)
 
     async def _resume_own_claims(self, execution_ids: list[str], by_id: dict[str, PlannedJob]) -> None:
         """Start claims that exist already but are ours and unfinished.
 
         That happens when an insert reached MongoDB but its answer was lost with
-        the connection: the retry finds the slot taken, by this very node.
+        the connection: the retry finds the slot taken, by this very node. Only
+        ids whose earlier claim attempt failed are checked, so the common case
+        (a slot another node claimed) costs no query.
         """
         if not execution_ids:
             return
