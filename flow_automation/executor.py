@@ -7,7 +7,7 @@ Any number of executor processes share the work through MongoDB:
   lease. When a task ends and makes a downstream task ready, the executor
   takes that one directly in the same write (a *handoff*): a chain advances
   without a claim round trip or a poll.
-- **Heartbeat**: leases of running tasks are extended every few seconds; the
+- **Heartbeat**: the executor's lease (one document in ``executors``) is extended every few seconds; the
   same beat notices cancel requests and passes them to the node
   (``context.cancelled``) and saves the task log so far.
 - **Takeover**: a task whose lease ran out (its executor was killed) is
@@ -143,6 +143,7 @@ class Executor:
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self._until_ready()
+        await self._renew_lease()
         log.info("executor %s started (%d slots)", self.id, self.capacity)
         loops = [
             asyncio.create_task(self._forever(self._claim_loop, "claim")),
@@ -156,6 +157,7 @@ class Executor:
         if self._workers:
             await asyncio.wait(self._workers, timeout=self.settings.shutdown_grace_s)
         await self._release_leases()
+        await self._drop_lease()
         self.services.close()
         self.events.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -198,7 +200,6 @@ class Executor:
             return
         try:
             mine = [task.doc for task in self.active.values()]
-            await self.engine.leases.delete_many({"_id": {"$in": list(self.active)}, "lease_owner": self.id})
             await self.engine.enqueue(mine)
             await self.engine.tasks.update_many(
                 {"_id": {"$in": list(self.active)}, "lease_owner": self.id, "state": st.RUNNING},
@@ -209,6 +210,10 @@ class Executor:
             )
         except TRANSIENT:
             log.warning("could not hand back %d task(s); their leases will expire", len(self.active))
+
+    async def _drop_lease(self) -> None:
+        with contextlib.suppress(*TRANSIENT):
+            await self.engine.executors.delete_one({"_id": self.id})
 
     # -- claiming --------------------------------------------------------------------
 
@@ -245,8 +250,8 @@ class Executor:
         attempt = int(entry.get("attempts", 0)) + 1
         if not await self.engine.guard(f"claim:{entry['_id']}:{attempt}", run_id=entry["run_id"], executor=self.id):
             return None
-        source = self.engine.leases if reason else self.engine.queue
-        await source.delete_one({"_id": entry["_id"]})
+        if not reason:
+            await self.engine.queue.delete_one({"_id": entry["_id"]})
         task = await self.engine.tasks.find_one({"_id": entry["_id"]})
         expected = (st.RUNNING,) if reason else (st.READY, st.RETRYING)
         if task is None or task["state"] not in expected or int(task.get("attempts", 0)) + 1 != attempt:
@@ -260,7 +265,6 @@ class Executor:
             {"_id": task["_id"]}, {"$set": fields, "$push": {"history": {"$each": entries}}}
         )
         claimed = {**task, **fields}
-        await self.engine.take_lease(claimed, self.id)
         if reason:
             self.events.emit(task_event(claimed, st.READY, reason=reason))
         self.events.emit(task_event(claimed, st.RUNNING, executor=self.id))
@@ -435,7 +439,6 @@ class Executor:
         if done is None:
             log.warning("task %s was taken over by another executor; its result is dropped", task["_id"])
             return None
-        await self.engine.leases.delete_one({"_id": task["_id"]})
         self.events.emit(task_event(task, st.SUCCEEDED, duration_ms=_ms(started), cached=cached))
         handoff = await self.engine.settle_downstream(
             task, st.SUCCEEDED, list(outputs), handoff_owner=self.id if not self.stopping.is_set() else None
@@ -506,7 +509,6 @@ class Executor:
         )
         if done is None:
             return None
-        await self.engine.leases.delete_one({"_id": task["_id"]})
         if state == st.RETRYING:
             await self.engine.enqueue([task], due=fields["ready_at"])
             return None
@@ -518,18 +520,26 @@ class Executor:
 
     # -- background loops ---------------------------------------------------------------
 
+    async def _renew_lease(self) -> None:
+        """Extend this executor's lease: while it is valid, nobody takes over the tasks it runs."""
+        await self.engine.executors.replace_one(
+            {"_id": self.id},
+            {
+                "lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s),
+                "capacity": self.capacity,
+                "running": len(self.active),
+            },
+            upsert=True,
+        )
+
     async def _heartbeat_loop(self) -> None:
         interval = min(self.settings.executor_lease_s / 3, 2.0)
         while not self.stopping.is_set():
+            await self._renew_lease()
             await asyncio.sleep(interval)
             if not self.active:
                 continue
             running = list(self.active.values())
-            ids = [task.id for task in running]
-            await self.engine.leases.update_many(
-                {"_id": {"$in": ids}, "lease_owner": self.id},
-                {"$set": {"lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s)}},
-            )
             run_ids = list({task.doc["run_id"] for task in running})
             canceled_runs = {
                 run["_id"]
@@ -562,16 +572,20 @@ class Executor:
                 await self.engine.reconcile_slots()
 
     async def _take_over_expired(self) -> None:
-        if len(self.active) >= self.capacity:
-            return
+        """Take over the tasks of executors whose lease ran out (killed, or cut off from MongoDB)."""
         moment = now_utc()
-        leases = await self.engine.leases.find({}).to_list()
-        expired = [lease for lease in leases if lease["lease_expires"] < moment and lease["_id"] not in self.active]
-        for lease in expired[: self.capacity - len(self.active)]:
-            claimed = await self._take(lease, reason="lease expired: its executor stopped")
-            if claimed is not None:
-                log.warning("took over task %s: its executor stopped heartbeating", lease["_id"])
-                self._spawn(claimed)
+        for lapsed in await self.engine.executors.find({}).to_list():
+            if lapsed["_id"] == self.id or lapsed["lease_expires"] >= moment:
+                continue
+            orphans = await self.engine.tasks.find({"state": st.RUNNING, "lease_owner": lapsed["_id"]}).to_list()
+            for task in orphans:
+                if len(self.active) >= self.capacity:
+                    return  # the rest when a slot is free; the lapsed lease stays until they are taken
+                claimed = await self._take(task, reason=f"lease expired: executor {lapsed['_id']} stopped")
+                if claimed is not None:
+                    log.warning("took over task %s from executor %s", task["_id"], lapsed["_id"])
+                    self._spawn(claimed)
+            await self.engine.executors.delete_one({"_id": lapsed["_id"]})
 
     # -- subflows ------------------------------------------------------------------------
 

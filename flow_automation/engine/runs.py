@@ -39,8 +39,9 @@ from an index, but any other filter, a sort, and every update scan the
 collection (measured here: an update by ``_id`` costs 1.3 ms on 10
 documents, 13 ms on 5,000). So what executors poll is kept small: ready
 tasks wait in ``task_queue`` (read with no filter, a few at a time) and
-running tasks hold a row in ``task_leases`` (swept for expired leases);
-both lose their entry once a task moves on. ``tasks`` itself is only read and
+leases belong to executors, not tasks: each executor heartbeats one document
+in ``executors``, and only when one of those expires are the tasks it held
+looked up (a scan, but only when an executor died). ``tasks`` itself is only read and
 written by ``_id``, except to list one run's tasks.
 
 Events are flushed to Kafka before the write that lets another process act
@@ -74,7 +75,7 @@ from flow_automation.flows.store import FlowStore
 log = logging.getLogger(__name__)
 
 RUNS, TASKS, GUARDS, DEDUPE, CACHE = "runs", "tasks", "engine_guards", "run_dedupe", "node_cache"
-QUEUE, LEASES, SLOTS = "task_queue", "task_leases", "flow_slots"
+QUEUE, EXECUTORS, SLOTS = "task_queue", "executors", "flow_slots"
 #: Node types that run when any one side of a branch reached them (a join).
 LENIENT_TYPES = frozenset({"noop"})
 MAX_BACKFILL_RUNS = 1000
@@ -111,7 +112,7 @@ class RunEngine:
         self.tasks = db[TASKS]
         self.guards = db[GUARDS]
         self.queue = db[QUEUE]
-        self.leases = db[LEASES]
+        self.executors = db[EXECUTORS]
         self.slots = db[SLOTS]
         self.dedupe = db[DEDUPE]
         self.cache = db[CACHE]
@@ -425,20 +426,10 @@ class RunEngine:
             },
             return_document=ReturnDocument.AFTER,
         )
-        if claimed is not None:
-            await self.take_lease(claimed, handoff_owner or "")
         return claimed
 
     def lease_fields(self, owner: str) -> dict[str, Any]:
         return {"lease_owner": owner, "lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s)}
-
-    async def take_lease(self, task: dict[str, Any], owner: str) -> None:
-        """Record that ``owner`` runs ``task`` (``task_leases`` holds running tasks only, so sweeps stay cheap)."""
-        await self.leases.replace_one(
-            {"_id": task["_id"]},
-            {"run_id": task["run_id"], "attempts": task.get("attempts", 0), **self.lease_fields(owner)},
-            upsert=True,
-        )
 
     async def _sink_done(self, run_id: str) -> None:
         attempt = (await self.runs.find_one({"_id": run_id}, {"attempt": 1}) or {}).get("attempt", 1)
