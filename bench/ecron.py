@@ -39,7 +39,7 @@ from kafka.admin import NewTopic
 from pymongo import MongoClient
 
 from tests.integration.fixtures.mongo import MONGO_URL
-from tests.integration.fixtures.platform import ServiceProcess, running_platform
+from tests.integration.fixtures.platform import ServiceProcess, running_platform, wait_until
 
 KAFKA = "127.0.0.1:9092"
 
@@ -116,7 +116,14 @@ def main() -> None:
         nodes: list[ServiceProcess] = [platform.start("ecron") for _ in range(3)]
         print(f"3 ecron nodes ready in {time.perf_counter() - started:.1f}s")
         platform.services.update({f"ecron-{n.port}": n for n in nodes})
-        time.sleep(5)  # let the start-up work (loading the plan) settle
+        wait_until(
+            lambda: all("plan loaded" in n.log_path.read_text() for n in nodes),
+            timeout=600,
+            interval=1,
+            message="every node to load its plan",
+        )
+        print(f"plans loaded after {time.perf_counter() - started:.1f}s")
+        time.sleep(5)  # let the start-up work settle
         before = {n.process.pid: cpu_seconds(n.process.pid) for n in nodes}
         time.sleep(args.idle_seconds)
         idle = [100 * (cpu_seconds(n.process.pid) - before[n.process.pid]) / args.idle_seconds for n in nodes]

@@ -93,11 +93,27 @@ class Scheduler:
         await self._refresh_membership()
         self._changes_since = utcnow() - timedelta(seconds=1)
         loop = asyncio.get_running_loop()
-        # Heartbeats start first: loading 100,000 jobs takes a while, and a silent node would be taken over.
-        self._tasks = [loop.create_task(self._forever(self._membership_step, "membership"))]
-        await self._load_all_jobs()
         self.writer.start()
         self.runner.lease_ok = self.lease_ok
+        # Heartbeats start first and the plan loads in the background: loading 100,000 jobs takes a
+        # while, and the API (readiness) need not wait for it; slots that come due meanwhile are
+        # picked up when it is done, under the misfire policy.
+        self._tasks = [
+            loop.create_task(self._forever(self._membership_step, "membership")),
+            loop.create_task(self._load_then_schedule()),
+        ]
+
+    async def _load_then_schedule(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self._load_all_jobs()
+                break
+            except TRANSIENT_MONGO_ERRORS as exc:
+                log.warning("loading the plan waits for MongoDB: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        loop = asyncio.get_running_loop()
         self._tasks += [
             loop.create_task(self._forever(self._plan_step, "plan")),
             loop.create_task(self._forever(self._changes_step, "changes")),
