@@ -221,11 +221,20 @@ class RunEngine:
             slot = await self._take_slot(flow_id, run["_id"], cap)
             if slot is None:
                 return started
-            if not await self.guard(f"start:{run['_id']}:{run.get('attempt', 1)}", run_id=run["_id"]):
+            key = f"start:{run['_id']}:{run.get('attempt', 1)}"
+            if not await self.guard(key, run_id=run["_id"]):
                 await self.slots.delete_one({"_id": slot})
+                if await self._stale(key):
+                    # Its winner died before marking the run running: free the decision and try again.
+                    await self.guards.delete_one({"_id": key})
+                    continue
                 return started  # another process is starting this run
             await self._start(run, slot)
             started += 1
+
+    async def _stale(self, key: str) -> bool:
+        guard = await self.guards.find_one({"_id": key})
+        return guard is not None and (now_utc() - guard["at"]).total_seconds() > SLOT_START_GRACE_S
 
     async def _take_slot(self, flow_id: str, run_id: str, cap: int) -> str | None:
         for index in range(cap):

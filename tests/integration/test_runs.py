@@ -561,3 +561,24 @@ def test_large_tables_travel_through_the_artifact_store(api, platform) -> None:
     stored = platform.mongo_db()["tasks"].find_one({"_id": f"{run['id']}:make"})
     assert "uri" in stored["outputs"]["result"]  # too big to keep inline
     assert (platform.state_dir / "artifacts" / stored["outputs"]["result"]["uri"]).is_file()
+
+
+def test_a_run_whose_starter_died_is_started_by_another(api, platform, world) -> None:
+    flow_id = save(
+        api,
+        {
+            "id": unique("starter"),
+            "name": "starter",
+            "concurrency": 1,
+            "nodes": [http_node("work", f"{world.url}/slow?s=2")],
+        },
+    )
+    first = start(api, flow_id)
+    second = start(api, flow_id)
+    assert api.get(f"/api/v1/runs/{second}").json()["state"] == "queued"
+    # A process won the right to start the queued run, then died before starting it.
+    platform.mongo_db()["engine_guards"].insert_one(
+        {"_id": f"start:{second}:1", "run_id": second, "at": datetime.now(UTC) - timedelta(minutes=5)}
+    )
+    assert wait_run(api, first)["state"] == "succeeded"
+    assert wait_run(api, second)["state"] == "succeeded"
