@@ -1,28 +1,21 @@
 """Client-credentials tokens ecron sends with HTTP actions aimed at Dataflow services.
 
-The credentials are the shared ``DATAFLOW_SERVICE_CLIENT_ID`` and
-``DATAFLOW_SERVICE_CLIENT_SECRET``; when they are not set, the development
-client that ``make up`` writes to ``<state dir>/credentials.json`` is used,
-so a local platform works without extra configuration. A token is cached until
-a minute before it expires; concurrent callers share one fetch.
+Fetching and caching is :mod:`common.service_auth`'s (``DATAFLOW_SERVICE_CLIENT_ID``
+/ ``_SECRET``, else the development client in ``<state dir>/credentials.json``);
+this module adds what is ecron's own: deciding which URLs are Dataflow services,
+and turning a missing token into a failed action with a clear reason.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import time
 from urllib.parse import urlsplit
 
 import httpx
 
+from common.errors import DependencyUnavailable
+from common.service_auth import ServiceTokenAuth, service_auth
 from common.settings import Settings
 from ecron.actions.errors import ActionFailed
-
-log = logging.getLogger(__name__)
-
-REFRESH_MARGIN_S = 60.0
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -34,7 +27,6 @@ def origin(url: str) -> tuple[str, str, int]:
 class ServiceTokens:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.token_url = f"{settings.oauth_issuer.rstrip('/')}/oauth2/token"
         self.service_origins = {
             origin(url)
             for url in (
@@ -45,44 +37,19 @@ class ServiceTokens:
                 settings.oauth_issuer,
             )
         }
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+        self._auth: ServiceTokenAuth | None = None
 
     def is_dataflow_service(self, url: str) -> bool:
         return origin(url) in self.service_origins
 
-    def _credentials(self) -> tuple[str, str] | None:
-        if self.settings.service_client_id and self.settings.service_client_secret:
-            return self.settings.service_client_id, self.settings.service_client_secret
-        path = self.settings.credentials_path
-        try:
-            stored = json.loads(path.read_text())
-            return str(stored["client_id"]), str(stored["client_secret"])
-        except (OSError, ValueError, KeyError):
-            return None
-
     async def token(self, client: httpx.AsyncClient) -> str:
-        if self._token and time.monotonic() < self._expires_at:
-            return self._token
-        async with self._lock:
-            if self._token and time.monotonic() < self._expires_at:
-                return self._token
-            credentials = self._credentials()
-            if credentials is None:
-                raise ActionFailed(
-                    "the target is a Dataflow service but ecron has no client credentials: set "
-                    "DATAFLOW_SERVICE_CLIENT_ID and DATAFLOW_SERVICE_CLIENT_SECRET"
-                )
-            try:
-                response = await client.post(
-                    self.token_url, data={"grant_type": "client_credentials"}, auth=credentials, timeout=10.0
-                )
-            except httpx.HTTPError as exc:
-                raise ActionFailed(f"could not get a service token from {self.token_url}: {exc!r}") from exc
-            if response.status_code != 200:
-                raise ActionFailed(f"the token endpoint refused ecron's credentials ({response.status_code})")
-            body = response.json()
-            self._token = str(body["access_token"])
-            self._expires_at = time.monotonic() + max(30.0, float(body.get("expires_in", 300)) - REFRESH_MARGIN_S)
-            return self._token
+        """A valid token (cached by the shared auth; ``client`` is kept for the callers' signature)."""
+        try:
+            if self._auth is None:
+                # Credentials are read on first use: a credentials file written after start is picked up.
+                self._auth = service_auth(self.settings)
+            return await self._auth.token_async()
+        except DependencyUnavailable as exc:
+            raise ActionFailed(
+                f"the target is a Dataflow service but ecron has no service token: {exc.message}"
+            ) from exc
