@@ -12,11 +12,11 @@ BENCH ?=
 .PHONY: help install up down status test test-unit lint fmt bench
 
 help:
-	@echo "make install  Debian packages, .venv, FerretDB, Kafka and PostgreSQL (cached after the first run)"
+	@echo "make install  Debian packages, .venv, FerretDB, Kafka, PostgreSQL and the web UI bundle (cached after the first run)"
 	@echo "make up       install, start the servers and every service, print the URLs"
 	@echo "make down     stop the services, then the servers"
 	@echo "make status   what is running"
-	@echo "make test     install, start the servers, run tests/unit and tests/integration"
+	@echo "make test     install, start the servers, run the web UI's unit tests, tests/unit and tests/integration"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make fmt      ruff format and ruff check --fix"
 	@echo "make bench    every benchmark in bench/, or one with BENCH=<name>"
@@ -48,6 +48,7 @@ status:
 
 test: install
 	@bash scripts/servers.sh start
+	@bash scripts/frontend.sh test
 	$(PYTHON) -m pytest tests/unit tests/integration
 
 test-unit:

@@ -2,7 +2,7 @@
 # The real servers the platform runs on (FerretDB, Kafka, PostgreSQL):
 #   servers.sh install|start|stop|status
 # install (and start, which installs what is missing) also prepares the Debian
-# packages and the Python environment.
+# packages and the Python environment; install also builds the web UI (frontend.sh).
 source "$(dirname "$0")/lib.sh"
 
 HERE="$REPO_ROOT/scripts"
@@ -17,6 +17,7 @@ case "${1:-}" in
   install)
     prerequisites
     for server in "${SERVERS[@]}"; do bash "$HERE/$server.sh" install; done
+    bash "$HERE/frontend.sh" build
     ;;
   start)
     prerequisites
