@@ -51,6 +51,23 @@ class Settings(BaseSettings):
     service_client_id: str | None = Field(None, description="client id a service uses to call others")
     service_client_secret: str | None = None
 
+    # OAuth2 browser sign-in (authorization code with PKCE, refresh tokens) for the web UI.
+    web_redirect_uris: str = Field(
+        "http://127.0.0.1:8080/auth/callback,http://localhost:8080/auth/callback",
+        description="comma-separated redirect URIs of the first-party web client 'flow-web'",
+    )
+    oauth_code_lifetime_s: int = Field(60, gt=0, description="an authorization code must be exchanged within this")
+    oauth_refresh_token_lifetime_s: int = Field(
+        14 * 24 * 3600, gt=0, description="a refresh token unused for this long expires (each refresh rotates it)"
+    )
+    oauth_login_max_failures: int = Field(
+        10, ge=1, description="failed sign-ins per username and client address per window before a 429"
+    )
+    oauth_login_max_account_failures: int = Field(
+        50, ge=1, description="failed sign-ins per username from any address per window before a 429"
+    )
+    oauth_login_failure_window_s: int = Field(60, gt=0, description="the window of the sign-in failure limits")
+
     # HTTP behaviour.
     max_body_bytes: int = Field(10 * 1024 * 1024, description="larger request bodies get 413")
     shutdown_grace_s: float = 10.0

@@ -2,11 +2,20 @@
 
 A secret or password is shown once, when it is created, and only its argon2
 hash is stored. Verification runs argon2 (tens of milliseconds by design),
-so callers on the event loop run it in a thread.
+so callers on the event loop run it in a thread. Random bearer secrets the
+server mints itself (authorization codes, refresh tokens) are stored as
+SHA-256 digests instead (:func:`digest`): they carry enough entropy that a
+slow hash adds nothing, and they are looked up by their digest.
+
+A client is stored under ``_id`` = its client id, so registering the same id
+twice is refused by the one insert FerretDB applies atomically.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +30,14 @@ from common.errors import Conflict, InvalidArgument, NotFound
 from common.scopes import ROLE_SCOPES, unknown_scopes
 from flow_automation.constants import CLIENTS_COLLECTION, USERS_COLLECTION
 
+log = logging.getLogger(__name__)
+
 _hasher = PasswordHasher()
+#: Verified against when a username is unknown, so a wrong username costs as long as a wrong password.
+_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+WEB_CLIENT_ID = "flow-web"  # the first-party public client of the web UI, kept in line with the settings
 
 
 class OAuthClient(BaseModel):
@@ -60,6 +74,11 @@ class User(BaseModel):
     @property
     def scopes(self) -> frozenset[str]:
         return ROLE_SCOPES[self.role]
+
+
+def digest(secret: str) -> str:
+    """The stored form of a random bearer secret the server minted (SHA-256, hex)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def verify_secret(secret_hash: str | None, secret: str) -> bool:
@@ -100,6 +119,8 @@ class AccountStore:
             raise InvalidArgument(f"Unknown scope(s) {bad}; known scopes are listed in /openapi.json")
         if bad_grants := sorted(set(grant_types) - set(GRANT_TYPES)):
             raise InvalidArgument(f"Unknown grant type(s) {bad_grants}; use {list(GRANT_TYPES)}")
+        if public and "client_credentials" in grant_types:
+            raise InvalidArgument("A public client (no secret) cannot use the client_credentials grant")
         client_id = client_id or f"{_slug(name)}-{secrets.token_hex(4)}"
         secret = None if public else (secret or secrets.token_urlsafe(32))
         client = OAuthClient(
@@ -113,10 +134,59 @@ class AccountStore:
             created_at=datetime.now(UTC),
         )
         try:
-            await self.clients.insert_one(client.model_dump())
+            await self.clients.insert_one({"_id": client.client_id, **client.model_dump()})
         except DuplicateKeyError as exc:
             raise Conflict(f"A client with the id {client_id!r} exists already") from exc
         return client, secret
+
+    async def ensure_public_client(
+        self,
+        *,
+        client_id: str,
+        name: str,
+        scopes: tuple[str, ...],
+        grant_types: tuple[str, ...],
+        redirect_uris: tuple[str, ...],
+    ) -> OAuthClient:
+        """Create a first-party public client, or bring an existing one in line; idempotent.
+
+        Every replica runs this at startup with the same configuration, so a
+        lost insert race or a repeated update changes nothing.
+        """
+        wanted = {
+            "name": name,
+            "secret_hash": None,
+            "scopes": tuple(sorted(set(scopes))),
+            "grant_types": tuple(grant_types),
+            "redirect_uris": tuple(redirect_uris),
+            "first_party": True,
+        }
+        existing = await self.get_client(client_id)
+        if existing is None:
+            try:
+                client, _ = await self.create_client(
+                    client_id=client_id,
+                    name=name,
+                    scopes=scopes,
+                    grant_types=grant_types,
+                    redirect_uris=redirect_uris,
+                    public=True,
+                    first_party=True,
+                )
+                log.info("registered the public client %s", client_id)
+                return client
+            except Conflict:
+                existing = await self.get_client(client_id)
+                if existing is None:  # deleted meanwhile; the next start registers it again
+                    raise
+        current = existing.model_dump(include=set(wanted))
+        if current == wanted:
+            return existing
+        if existing.secret_hash is not None:
+            log.warning("client %s had a secret; it is a public client and the secret is removed", client_id)
+        await self.clients.update_one({"client_id": client_id}, {"$set": wanted})
+        log.info("updated the public client %s (%s)", client_id, sorted(k for k in wanted if current[k] != wanted[k]))
+        return existing.model_copy(update=wanted)
 
     async def get_client(self, client_id: str) -> OAuthClient | None:
         document = await self.clients.find_one({"client_id": client_id})
@@ -148,13 +218,51 @@ class AccountStore:
         document = await self.users.find_one({"username": username})
         return User.model_validate(document) if document else None
 
+    async def list_users(self) -> list[User]:
+        return [User.model_validate(doc) async for doc in self.users.find({}).sort("username", 1)]
+
+    async def authenticate_user(self, username: str, password: str) -> User | None:
+        """The user when ``password`` is theirs (disabled or not), else ``None``; argon2 runs in a thread."""
+        user = await self.get_user(username)
+        password_hash = user.password_hash if user is not None else _UNKNOWN_USER_HASH
+        matches = await asyncio.to_thread(verify_secret, password_hash, password)
+        return user if matches and user is not None else None
+
     async def set_password(self, username: str, password: str) -> None:
-        if len(password) < 8:
-            raise InvalidArgument("The password must be at least 8 characters long")
-        result = await self.users.update_one(
-            {"username": username}, {"$set": {"password_hash": _hasher.hash(password)}}
-        )
-        if result.matched_count == 0:
+        await self.update_user(username, password=password)
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        role: str | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+    ) -> User:
+        """Change a user's role, disabled flag or password; returns the user as stored now."""
+        changes: dict[str, Any] = {}
+        if role is not None:
+            if role not in ROLE_SCOPES:
+                raise InvalidArgument(f"Unknown role {role!r}; use one of {sorted(ROLE_SCOPES)}")
+            changes["role"] = role
+        if disabled is not None:
+            changes["disabled"] = disabled
+        if password is not None:
+            if len(password) < 8:
+                raise InvalidArgument("The password must be at least 8 characters long")
+            changes["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
+        if changes:
+            result = await self.users.update_one({"username": username}, {"$set": changes})
+            if result.matched_count == 0:
+                raise NotFound("user", username)
+        user = await self.get_user(username)
+        if user is None:
+            raise NotFound("user", username)
+        return user
+
+    async def delete_user(self, username: str) -> None:
+        result = await self.users.delete_one({"username": username})
+        if result.deleted_count == 0:
             raise NotFound("user", username)
 
 
