@@ -8,7 +8,7 @@ from common.settings import Settings
 from common.web import ServiceApp, route
 from common.web.whoami import WhoAmIHandler
 from flow_automation import __version__
-from flow_automation.api.accounts import ClientHandler, ClientsHandler, UsersHandler
+from flow_automation.api.accounts import ClientHandler, ClientsHandler, UserHandler, UsersHandler
 from flow_automation.api.audit import AuditHandler
 from flow_automation.api.connections import ConnectionHandler, ConnectionsHandler, ConnectionTestHandler
 from flow_automation.api.flows import (
@@ -26,7 +26,7 @@ from flow_automation.api.flows import (
 from flow_automation.api.hooks import HookHandler
 from flow_automation.api.keys import KeyRotationHandler, KeysHandler
 from flow_automation.api.node_types import NodeTypeHandler, NodeTypesHandler
-from flow_automation.api.oauth import DiscoveryHandler, JwksHandler, TokenHandler
+from flow_automation.api.oauth import AuthorizeHandler, DiscoveryHandler, JwksHandler, RevokeHandler, TokenHandler
 from flow_automation.api.runs import (
     RunCancelHandler,
     RunEventsHandler,
@@ -53,15 +53,19 @@ class FlowAutomationApp(ServiceApp):
 
 def build_app(settings: Settings) -> FlowAutomationApp:
     routes = [
+        route("/oauth2/authorize", AuthorizeHandler),
         route("/oauth2/token", TokenHandler),
+        route("/oauth2/revoke", RevokeHandler),
         route("/oauth2/jwks", JwksHandler, include_in_schema=False),
         route("/.well-known/openid-configuration", DiscoveryHandler, include_in_schema=False),
         route("/.well-known/oauth-authorization-server", DiscoveryHandler, include_in_schema=False),
         route("/api/v1/whoami", WhoAmIHandler),
+        route("/api/v1/me", WhoAmIHandler),
         route("/api/v1/audit", AuditHandler),
         route("/api/v1/clients", ClientsHandler),
         route("/api/v1/clients/{client_id}", ClientHandler),
         route("/api/v1/users", UsersHandler),
+        route("/api/v1/users/{username}", UserHandler),
         route("/api/v1/keys", KeysHandler),
         route("/api/v1/keys/rotate", KeyRotationHandler),
         route("/api/v1/connections", ConnectionsHandler),

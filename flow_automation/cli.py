@@ -1,6 +1,7 @@
 """The ``dataflow`` command: administration that talks to MongoDB directly.
 
-    dataflow bootstrap                 admin user + development client -> .dataflow/credentials.json
+    dataflow bootstrap                 admin user + development client -> .dataflow/credentials.json,
+                                       and the web UI's public client flow-web
     dataflow users create NAME --role admin|editor|viewer [--password P]
     dataflow clients create NAME --scopes "flows:read flows:run" [--client-id ID]
     dataflow clients list | delete ID
@@ -54,7 +55,9 @@ def _read_credentials(path: Path) -> dict[str, Any]:
 
 
 async def bootstrap(identity: IdentityProvider, path: Path, issuer: str) -> int:
-    """Make sure the admin user and the development client exist and match ``path``."""
+    """Make sure the admin user, the development client and the web client exist and match ``path``."""
+    web_client = await identity.ensure_web_client()
+    print(f"web client {web_client.client_id}: redirect URIs {', '.join(web_client.redirect_uris)}")
     previous = _read_credentials(path)
     accounts: AccountStore = identity.accounts
     client = await accounts.get_client(DEV_CLIENT_ID)
@@ -97,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dataflow", description="Dataflow administration.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    boot = sub.add_parser("bootstrap", help="create the admin user and the development client")
+    boot = sub.add_parser("bootstrap", help="create the admin user, the development client and the web client")
     boot.add_argument("--output", type=Path, help="credentials file (default <state dir>/credentials.json)")
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)

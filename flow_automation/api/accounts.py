@@ -1,7 +1,9 @@
 """``/api/v1/clients`` and ``/api/v1/users``: OAuth2 clients and users (scope admin).
 
 A client's secret and a user's password appear in the creation response
-only; afterwards only their hashes exist.
+only; afterwards only their hashes exist. Changing a user's role, password
+or disabled flag, or deleting the user, ends their browser sessions: their
+refresh tokens stop working at once, their access tokens when they expire.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 from common.errors import NotFound
 from common.scopes import ADMIN, ALL_SCOPES
 from common.web import ApiHandler, endpoint
-from flow_automation.identity.accounts import public_view
+from flow_automation.identity.accounts import User, public_view
 
 ScopeName = Literal[ALL_SCOPES]  # type: ignore[valid-type]
 
@@ -50,11 +52,32 @@ class UserCreate(BaseModel):
     role: Literal["viewer", "editor", "admin"] = "viewer"
 
 
+class UserUpdate(BaseModel):
+    role: Literal["viewer", "editor", "admin"] | None = None
+    disabled: bool | None = Field(None, description="a disabled user cannot sign in; their sessions end")
+    password: str | None = Field(None, min_length=8, max_length=256)
+
+
 class UserView(BaseModel):
     username: str
     role: str
     scopes: list[str]
+    disabled: bool = False
     created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserView]
+
+
+def _user_view(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "scopes": sorted(user.scopes),
+        "disabled": user.disabled,
+        "created_at": user.created_at,
+    }
 
 
 class ClientsHandler(ApiHandler):
@@ -101,6 +124,11 @@ class ClientHandler(ApiHandler):
 
 
 class UsersHandler(ApiHandler):
+    @endpoint(scopes=[ADMIN], summary="List users (never their passwords)", response=UserList)
+    async def get(self) -> dict[str, Any]:
+        users = await self.application.identity.accounts.list_users()
+        return {"items": [_user_view(user) for user in users]}
+
     @endpoint(
         scopes=[ADMIN],
         summary="Create a user who signs in to the web UI",
@@ -115,9 +143,37 @@ class UsersHandler(ApiHandler):
             username=body.username, password=body.password, role=body.role
         )
         self.audit_object_id = user.username
-        return {
-            "username": user.username,
-            "role": user.role,
-            "scopes": sorted(user.scopes),
-            "created_at": user.created_at,
-        }
+        return _user_view(user)
+
+
+class UserHandler(ApiHandler):
+    @endpoint(scopes=[ADMIN], summary="One user", response=UserView)
+    async def get(self, username: str) -> dict[str, Any]:
+        user = await self.application.identity.accounts.get_user(username)
+        if user is None:
+            raise NotFound("user", username)
+        return _user_view(user)
+
+    @endpoint(
+        scopes=[ADMIN],
+        summary="Change a user's role, password or disabled flag; their browser sessions end",
+        body=UserUpdate,
+        response=UserView,
+        audit="user.update",
+    )
+    async def patch(self, username: str, *, body: UserUpdate) -> dict[str, Any]:
+        identity = self.application.identity
+        user = await identity.accounts.update_user(
+            username, role=body.role, disabled=body.disabled, password=body.password
+        )
+        if any(value is not None for value in (body.role, body.disabled, body.password)):
+            await identity.end_sessions(username, reason="the user was changed")
+        return _user_view(user)
+
+    @endpoint(scopes=[ADMIN], summary="Delete a user; their browser sessions end", status=204, audit="user.delete")
+    async def delete(self, username: str) -> None:
+        identity = self.application.identity
+        await identity.accounts.delete_user(username)
+        await identity.end_sessions(username, reason="the user was deleted")
+        self.set_status(204)
+        self.finish()

@@ -1,22 +1,30 @@
 """The embedded OAuth2 authorization server, built on authlib.
 
 authlib's framework-agnostic :class:`~authlib.oauth2.AuthorizationServer`
-does the protocol work (client authentication by ``client_secret_basic`` or
-``client_secret_post``, grant dispatch, RFC 6749 error responses); this module
-adapts it to Tornado and issues JWT access tokens (RFC 9068 style) signed by
-:class:`~flow_automation.identity.keys.SigningKeyStore`.
+does the protocol work (client authentication by ``client_secret_basic``,
+``client_secret_post`` or ``none`` for public clients, grant dispatch, RFC
+6749 error responses); this module adapts it to Tornado and issues JWT
+access tokens (RFC 9068 style) signed by
+:class:`~flow_automation.identity.keys.SigningKeyStore`. The grants are
+``client_credentials`` (services, scripts) and, for people signing in
+through a browser, ``authorization_code`` with PKCE and ``refresh_token``
+(:mod:`flow_automation.identity.grants`).
 
-authlib calls ``query_client`` synchronously, while our store is async: the
-handler loads the client first and hands it over through a context variable,
-then runs authlib (and its argon2 check) in a worker thread.
+authlib is synchronous, while our stores are async. Handlers load the client
+first and hand it over through a context variable, then run authlib (and
+its argon2 checks) in a worker thread; where a grant needs the database
+(codes, refresh tokens, users) it waits, from that thread, for a coroutine
+run on the event loop (:func:`flow_automation.identity.grants.wait_for`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
@@ -28,8 +36,16 @@ from joserfc import jwt
 from common.scopes import ALL_SCOPES, parse_scopes
 from common.settings import Settings
 from flow_automation.constants import SIGNING_ALGORITHM
-from flow_automation.identity.accounts import OAuthClient, User, verify_secret
+from flow_automation.identity.accounts import AccountStore, OAuthClient, User, verify_secret
+from flow_automation.identity.codes import AuthorizationCodeStore
+from flow_automation.identity.grants import (
+    BrowserAuthorizationCode,
+    RotatingRefreshToken,
+    S256CodeChallenge,
+    SessionRevocation,
+)
 from flow_automation.identity.keys import SigningKeyStore
+from flow_automation.identity.refresh_tokens import RefreshTokenStore
 
 #: The clients loaded for the request being processed, by client id.
 loaded_clients: contextvars.ContextVar[dict[str, OAuthClient | None]] = contextvars.ContextVar("loaded_clients")
@@ -73,7 +89,10 @@ class AuthlibClient(ClientMixin):
         return response_type == "code" and "authorization_code" in self.client.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return not self.client.disabled and grant_type in self.client.grant_types
+        if self.client.disabled or grant_type not in self.client.grant_types:
+            return False
+        # A public client has no secret: a token for the client itself would be a token for anyone.
+        return not (grant_type == "client_credentials" and self.client.is_public)
 
 
 class _FormPayload(OAuth2Payload):
@@ -93,11 +112,17 @@ class _FormPayload(OAuth2Payload):
 
 
 class TornadoOAuth2Request(OAuth2Request):
-    """An authlib request built from a Tornado request's method, URL, headers and form."""
+    """An authlib request built from a Tornado request's method, URL, headers and form (or query).
+
+    Built on the event loop, it remembers that loop so grants running in a
+    worker thread can reach the async stores
+    (:func:`flow_automation.identity.grants.wait_for`).
+    """
 
     def __init__(self, method: str, uri: str, headers: Any, form: dict[str, list[bytes]]) -> None:
         super().__init__(method, uri, headers=headers)
         self.payload = _FormPayload(form)
+        self.loop = asyncio.get_running_loop()
 
     @property
     def args(self) -> dict[str, str]:
@@ -109,9 +134,14 @@ class TornadoOAuth2Request(OAuth2Request):
 
 
 class ClientCredentials(ClientCredentialsGrant):
-    """The client_credentials grant, with the secret in the Basic header or in the form."""
+    """The client_credentials grant, with the secret in the Basic header or in the form.
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    ``none`` is listed only so that a public client (the web UI) is identified
+    and then told plainly that it may not use this grant (``unauthorized_client``,
+    see :meth:`AuthlibClient.check_grant_type`) instead of failing to authenticate.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 class TokenIssuer:
@@ -123,7 +153,10 @@ class TokenIssuer:
         self.audience = settings.oauth_audience
         self.lifetime_s = settings.oauth_token_lifetime_s
 
-    def issue(self, *, client_id: str, scope: str, user: User | None = None) -> dict[str, Any]:
+    def issue(
+        self, *, client_id: str, scope: str, user: User | None = None, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """An access token; for a person, ``session_id`` names the sign-in session (claim ``sid``)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -139,17 +172,41 @@ class TokenIssuer:
         if user is not None:
             claims["preferred_username"] = user.username
             claims["role"] = user.role
+        if session_id is not None:
+            claims["sid"] = session_id
         kid, key = self.keys.signing_key()
         token = jwt.encode({"alg": SIGNING_ALGORITHM, "kid": kid, "typ": "at+jwt"}, claims, key)
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime_s, "scope": scope}
 
 
 class DataflowAuthorizationServer(AuthorizationServer):
-    def __init__(self, issuer: TokenIssuer) -> None:
+    """authlib's server with Dataflow's grants, stores and token format.
+
+    ``verify_access_token`` checks one of our own JWTs (for revocation by
+    access token); it is a coroutine function, awaited through
+    :func:`~flow_automation.identity.grants.wait_for`.
+    """
+
+    def __init__(
+        self,
+        issuer: TokenIssuer,
+        *,
+        accounts: AccountStore,
+        codes: AuthorizationCodeStore,
+        refresh_tokens: RefreshTokenStore,
+        verify_access_token: Callable[[str], Awaitable[Any]],
+    ) -> None:
         super().__init__(scopes_supported=list(ALL_SCOPES))
         self.issuer = issuer
+        self.accounts = accounts
+        self.codes = codes
+        self.refresh_tokens = refresh_tokens
+        self.verify_access_token = verify_access_token
         self.register_token_generator("default", self._generate_token)
         self.register_grant(ClientCredentials)
+        self.register_grant(BrowserAuthorizationCode, [S256CodeChallenge(required=True)])
+        self.register_grant(RotatingRefreshToken)
+        self.register_endpoint(SessionRevocation)
 
     def _generate_token(
         self,
