@@ -96,12 +96,12 @@ def run_flow(client: httpx.Client, flow: dict[str, Any], timeout: float = 600) -
 
 
 def hop_latencies_ms(platform: Platform, run_id: str) -> list[float]:
-    """Start-to-start time of consecutive tasks in each chain, from the stored task records."""
-    tasks = platform.mongo_db()["tasks"].find({"run_id": run_id}, {"node_id": 1, "started_at": 1})
+    """Start-to-start time of consecutive tasks in each chain, from the claims in the run's journal."""
+    claims = platform.mongo_db()[f"journal.{run_id}"].find({"kind": "claim"}, {"node": 1, "at": 1})
     by_chain: dict[str, list[tuple[int, Any]]] = {}
-    for task in tasks:
-        chain, index = task["node_id"].split("_")
-        by_chain.setdefault(chain, []).append((int(index), task["started_at"]))
+    for claim in claims:
+        chain, index = claim["node"].split("_")
+        by_chain.setdefault(chain, []).append((int(index), claim["at"]))
     hops = []
     for steps in by_chain.values():
         steps.sort()

@@ -1,17 +1,20 @@
 """``python -m flow_automation.executor``: claims ready tasks and runs their node types.
 
-Any number of executor processes share the work through MongoDB:
+Any number of executor processes share the work through MongoDB; every
+decision is a unique record in the run's journal (see
+:mod:`flow_automation.engine.runs` and :mod:`flow_automation.engine.journal`):
 
-- **Claim**: one atomic ``findOneAndUpdate`` moves a due task (``ready``, or
-  ``retrying`` whose backoff has passed) to ``running`` with this executor's
-  lease. When a task ends and makes a downstream task ready, the executor
-  takes that one directly in the same write (a *handoff*): a chain advances
-  without a claim round trip or a poll.
-- **Heartbeat**: the executor's lease (one document in ``executors``) is extended every few seconds; the
-  same beat notices cancel requests and passes them to the node
-  (``context.cancelled``) and saves the task log so far.
-- **Takeover**: a task whose lease ran out (its executor was killed) is
-  claimed again, with its attempt count raised; the run goes on.
+- **Claim**: a due entry of ``task_queue`` is taken by inserting its
+  ``claim:<node>:<attempt>`` record (several at once, one batch per run).
+  When a task ends and makes a downstream task ready, the executor claims
+  that one in the same batch as the end (a *handoff*): a chain advances
+  without a poll.
+- **Heartbeat**: the executor's lease (one document in ``executors``) is
+  extended every few seconds; the same beat notices cancel requests and
+  passes them to the node (``context.cancelled``) and saves the task log so far.
+- **Takeover and healing**: attempts held by an executor whose lease ran out
+  (killed, or cut off) are claimed again with their attempt count raised,
+  and steps a dead process left half done are finished (:meth:`RunEngine.heal`).
 - **Back off**: when MongoDB or Kafka is unreachable, the loops wait and
   retry with growing delays; nothing is lost, since every state lives in MongoDB.
 
@@ -48,10 +51,11 @@ from common.kafka import TRANSIENT_KAFKA_ERRORS
 from common.logging import configure_logging
 from common.mongo import TRANSIENT_MONGO_ERRORS, create_mongo_client, default_database
 from common.settings import Settings, get_settings
+from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
-from flow_automation.engine.events import EventPublisher, task_event
+from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
-from flow_automation.engine.runs import RunEngine, executor_id, history, now_utc, retry_delay
+from flow_automation.engine.runs import Claim, RunEngine, executor_id, now_utc, record, retry_delay, task_event
 from flow_automation.flows.store import FlowStore
 from flow_automation.node_services import ExecutorServices
 from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get_node_type
@@ -59,6 +63,10 @@ from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get
 log = logging.getLogger("dataflow.executor")
 
 PARAMS_CACHE_SIZE = 1000
+#: Outputs of tasks this executor ended lately, kept for the tasks it hands off to (no read back).
+RECENT_OUTPUTS = 256
+#: How often running runs are checked for work a dead process left half done.
+HEAL_INTERVAL_S = 15.0
 #: Due tasks looked at per claim: when another executor wins one, the next is tried.
 CLAIM_CANDIDATES = 32
 #: A dependency down (coderunner, a broker) retries the task this many times beyond its own retries.
@@ -96,17 +104,24 @@ class TaskLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 @dataclass
 class RunningTask:
-    doc: dict[str, Any]
+    claim: Claim
     #: Seen by the node's thread (``context.cancelled``).
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: Seen by the executor, which stops waiting for the thread at once.
     cancel_seen: asyncio.Event = field(default_factory=asyncio.Event)
     lines: list[str] = field(default_factory=list)
     saved_lines: int = 0
+    log_chunks: int = 0
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=now_utc)
 
     @property
     def id(self) -> str:
-        return str(self.doc["_id"])
+        return self.claim.id
+
+    @property
+    def run_id(self) -> str:
+        return self.claim.plan.run_id
 
 
 class Attempt(Exception):
@@ -137,6 +152,7 @@ class Executor:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._params_cache: dict[str, dict[str, Any]] = {}
+        self._recent_outputs: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -195,21 +211,43 @@ class Executor:
                 delay = min(delay * 2, 10)
 
     async def _release_leases(self) -> None:
-        """On shutdown, give unfinished tasks back at once instead of letting their leases run out."""
+        """On shutdown, give unfinished attempts back at once instead of letting the lease run out."""
         if not self.active:
             return
         try:
-            mine = [task.doc for task in self.active.values()]
-            await self.engine.enqueue(mine)
-            await self.engine.tasks.update_many(
-                {"_id": {"$in": list(self.active)}, "lease_owner": self.id, "state": st.RUNNING},
-                {
-                    "$set": {"state": st.READY, "ready_at": now_utc(), "lease_owner": None},
-                    **history(st.READY, reason=f"executor {self.id} stopped"),
-                },
-            )
+            for running in list(self.active.values()):
+                claim = running.claim
+                given_back = Claim(
+                    claim.plan,
+                    claim.node,
+                    claim.attempt + 1,
+                    claim.epoch,
+                    transient=claim.transient + 1,
+                    reason=f"executor {self.id} stopped",
+                )
+                # The unfinished attempt does not count against the task's retries.
+                await self.engine.record(
+                    running.run_id,
+                    [
+                        record(
+                            "retry",
+                            jr.retry_id(claim.node, claim.attempt),
+                            node=claim.node,
+                            epoch=claim.epoch,
+                            attempt=claim.attempt,
+                            transient=True,
+                            transient_next=given_back.transient,
+                            due=now_utc(),
+                            error={"type": "Interrupted", "message": f"executor {self.id} stopped"},
+                            logs=running.lines,
+                        )
+                    ],
+                )
+                await self.engine.enqueue(
+                    claim.plan, [(claim.node, given_back.attempt)], transient=given_back.transient
+                )
         except TRANSIENT:
-            log.warning("could not hand back %d task(s); their leases will expire", len(self.active))
+            log.warning("could not hand back %d task(s); their lease will expire", len(self.active))
 
     async def _drop_lease(self) -> None:
         with contextlib.suppress(*TRANSIENT):
@@ -220,58 +258,62 @@ class Executor:
     async def _claim_loop(self) -> None:
         idle = 0.01
         while not self.stopping.is_set():
-            if len(self.active) >= self.capacity:
+            free = self.capacity - len(self.active)
+            if free <= 0:
                 self.slot_freed.clear()
                 await self.slot_freed.wait()
                 continue
-            task = await self._claim()
-            if task is None:
+            claims = await self._claim(free)
+            if not claims:
                 self.slot_freed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.slot_freed.wait(), idle)
                 idle = min(idle * 2, self.settings.executor_poll_s)
                 continue
             idle = 0.01
-            self._spawn(task)
+            for claim in claims:
+                self._spawn(claim)
 
-    async def _claim(self) -> dict[str, Any] | None:
-        """A due task from ``task_queue``, claimed by inserting its ``claim:<task>:<attempt>`` guard."""
+    async def _claim(self, free: int) -> list[Claim]:
+        """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record."""
         moment = now_utc()
         entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
-        due = sorted((entry for entry in entries if entry["due"] <= moment), key=lambda entry: entry["due"])
+        due = sorted((entry for entry in entries if entry["due"] <= moment), key=lambda entry: entry["due"])[:free]
+        if not due:
+            return []
+        by_run: dict[str, list[dict[str, Any]]] = {}
         for entry in due:
-            claimed = await self._take(entry, reason=None)
-            if claimed is not None:
-                return claimed
-        return None
+            by_run.setdefault(entry["run_id"], []).append(entry)
+        claims: list[Claim] = []
+        for run_id, run_entries in by_run.items():
+            claims += await self._claim_in_run(run_id, run_entries)
+        await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in due]}})
+        return claims
 
-    async def _take(self, entry: dict[str, Any], *, reason: str | None) -> dict[str, Any] | None:
-        """Claim the next attempt of the task ``entry`` names (a queue entry or an expired lease)."""
-        attempt = int(entry.get("attempts", 0)) + 1
-        if not await self.engine.guard(f"claim:{entry['_id']}:{attempt}", run_id=entry["run_id"], executor=self.id):
-            return None
-        if not reason:
-            await self.engine.queue.delete_one({"_id": entry["_id"]})
-        task = await self.engine.tasks.find_one({"_id": entry["_id"]})
-        expected = (st.RUNNING,) if reason else (st.READY, st.RETRYING)
-        if task is None or task["state"] not in expected or int(task.get("attempts", 0)) + 1 != attempt:
-            return None  # canceled, or finished, since it was queued
-        moment = now_utc()
-        entries = [{"state": st.RUNNING, "at": moment, "executor": self.id}]
-        if reason:
-            entries.insert(0, {"state": st.READY, "at": moment, "reason": reason})
-        fields = {**self.engine.lease_fields(self.id), "state": st.RUNNING, "started_at": moment, "attempts": attempt}
-        await self.engine.tasks.update_one(
-            {"_id": task["_id"]}, {"$set": fields, "$push": {"history": {"$each": entries}}}
-        )
-        claimed = {**task, **fields}
-        if reason:
-            self.events.emit(task_event(claimed, st.READY, reason=reason))
-        self.events.emit(task_event(claimed, st.RUNNING, executor=self.id))
-        return claimed
+    async def _claim_in_run(self, run_id: str, entries: list[dict[str, Any]]) -> list[Claim]:
+        run = await self.engine.runs.find_one({"_id": run_id}, {"state": 1, "attempt": 1, "cancel_requested": 1})
+        if run is None or run["state"] != st.RUNNING:
+            return []  # ended (canceled) since its tasks were queued
+        plan = await self.engine.plan(run_id, int(run.get("attempt", 1)))
+        candidates = [
+            Claim(
+                plan,
+                entry["node"],
+                int(entry["attempt"]),
+                int(entry["epoch"]),
+                transient=int(entry.get("transient", 0)),
+            )
+            for entry in entries
+            if entry["node"] in plan.tasks and int(entry["epoch"]) == plan.epoch(entry["node"])
+        ]
+        won = await self.engine.record(run_id, [claim.claim_record(self.id) for claim in candidates])
+        claims = [claim for claim, inserted in zip(candidates, won, strict=True) if inserted]
+        for claim in claims:
+            self.events.emit(task_event(plan, claim.node, st.RUNNING, claim.attempt, executor=self.id))
+        return claims
 
-    def _spawn(self, task: dict[str, Any]) -> None:
-        running = RunningTask(task)
+    def _spawn(self, claim: Claim) -> None:
+        running = RunningTask(claim)
         self.active[running.id] = running
         worker = asyncio.create_task(self._work(running))
         self._workers.add(worker)
@@ -299,31 +341,35 @@ class Executor:
 
     # -- one attempt -----------------------------------------------------------------
 
-    async def _execute(self, running: RunningTask) -> dict[str, Any] | None:
-        task = running.doc
-        started = time.monotonic()
+    async def _execute(self, running: RunningTask) -> Claim | None:
+        claim = running.claim
         try:
-            if task.get("cancel_requested"):
-                raise Attempt(st.CANCELED, {"type": "Canceled", "message": "the run was canceled"})
-            params, inputs, refs = await self._inputs(task)
+            if claim.attempt > claim.attempt_limit:
+                raise Attempt(st.FAILED, {"type": "TooManyAttempts", "message": "the task ran out of attempts"})
+            params, inputs, refs = await self._inputs(claim)
             outputs, cached = await self._outputs(running, params, inputs, refs)
         except Attempt as ended:
-            return await self._end_without_outputs(running, ended, started)
-        return await self._succeed(running, outputs, cached, started)
+            return await self._end_without_outputs(running, ended)
+        return await self._succeed(running, outputs, cached)
 
-    async def _inputs(self, task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    async def _inputs(self, claim: Claim) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The run's params, the task's input values, and the stored references of those from upstream."""
-        params = await self._params(task["run_id"])
-        references: dict[str, str] = task["spec"]["inputs"]
+        params = await self._params(claim.plan.run_id)
+        references: dict[str, str] = claim.spec.spec["inputs"]
         if not references:
             return params, {}, {}
-        sources = {ref.split(".", 1)[0] for ref in references.values() if not ref.startswith("params.")}
-        upstream = {}
-        if sources:
-            docs = await self.engine.tasks.find(
-                {"_id": {"$in": [f"{task['run_id']}:{node}" for node in sources]}}, {"node_id": 1, "outputs": 1}
-            ).to_list()
-            upstream = {doc["node_id"]: doc.get("outputs") or {} for doc in docs}
+        sources = sorted({ref.split(".", 1)[0] for ref in references.values() if not ref.startswith("params.")})
+        upstream: dict[str, dict[str, Any]] = {}
+        missing = []
+        for source in sources:
+            key = f"{claim.plan.run_id}:{source}:{claim.plan.epoch(source)}"
+            if key in self._recent_outputs:
+                upstream[source] = self._recent_outputs[key]
+            else:
+                missing.append(source)
+        if missing:
+            finals = await self.engine.finals(claim.plan, missing)
+            upstream.update({node: final.get("outputs") or {} for node, final in finals.items()})
         stored: dict[str, Any] = {}
         values: dict[str, Any] = {}
         for name, reference in references.items():
@@ -350,28 +396,29 @@ class Executor:
         self, running: RunningTask, params: dict[str, Any], inputs: dict[str, Any], refs: dict[str, Any]
     ) -> tuple[tuple[dict[str, Any], dict[str, Any]], bool]:
         """((stored outputs, previews), whether they came from the cache)."""
-        task = running.doc
-        cache_key = _cache_key(task, inputs, refs) if task["spec"].get("cache") else None
+        claim = running.claim
+        spec = claim.spec
+        cache_key = _cache_key(spec, inputs, refs) if spec.spec.get("cache") else None
         if cache_key:
             hit = await self.engine.cache.find_one({"_id": cache_key})
             if hit is not None:
                 return (hit["outputs"], hit.get("preview", {})), True
-        node_type = get_node_type(task["type"])
+        node_type = get_node_type(spec.type)
         if node_type is None:
-            raise Attempt(st.FAILED, {"type": "UnknownNodeType", "message": f"unknown node type {task['type']!r}"})
+            raise Attempt(st.FAILED, {"type": "UnknownNodeType", "message": f"unknown node type {spec.type!r}"})
         context = NodeContext(
-            run_id=task["run_id"],
-            node_id=task["node_id"],
-            config=node_type.config_model.model_validate(task["spec"]["config"]),
+            run_id=claim.plan.run_id,
+            node_id=claim.node,
+            config=node_type.config_model.model_validate(spec.spec["config"]),
             params=params,
             log=TaskLog(log, running.lines),
-            attempt=task["attempts"],
-            timeout_s=task["spec"].get("timeout_s"),
+            attempt=claim.attempt,
+            timeout_s=spec.spec.get("timeout_s"),
             cancelled=running.cancelled,
             services=self.services,
         )
         result = await self._call(running, node_type.run, context, inputs)
-        encoded = await asyncio.to_thread(self._encode, task, result)
+        encoded = await asyncio.to_thread(self._encode, claim, result)
         if cache_key:
             await self.engine.cache.replace_one(
                 {"_id": cache_key}, {"outputs": encoded[0], "preview": encoded[1], "created_at": now_utc()}, upsert=True
@@ -379,7 +426,7 @@ class Executor:
         return encoded, False
 
     async def _call(self, running: RunningTask, run: Any, context: NodeContext[Any], inputs: dict[str, Any]) -> Any:
-        timeout = running.doc["spec"].get("timeout_s")
+        timeout = running.claim.spec.spec.get("timeout_s")
         assert self.loop is not None
         ctx = contextvars.copy_context()
         ctx.run(CURRENT_TASK.set, running)
@@ -417,105 +464,100 @@ class Executor:
             ) from None
         return result
 
-    def _encode(self, task: dict[str, Any], result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _encode(self, claim: Claim, result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(result, Mapping):
-            raise NodeError(f"node type {task['type']} returned {type(result).__name__}, not a dict of outputs")
-        key = f"{task['run_id']}/{task['node_id']}/{task['attempts']}"
+            raise NodeError(f"node type {claim.spec.type} returned {type(result).__name__}, not a dict of outputs")
+        key = f"{claim.plan.run_id}/{claim.node}/{claim.attempt}"
         stored = {name: self.artifacts.encode(f"{key}/{name}", value) for name, value in result.items()}
         previews = {name: preview(value) for name, value in result.items()}
         return stored, previews
 
     # -- ending an attempt --------------------------------------------------------------
 
-    async def _succeed(self, running: RunningTask, encoded: Any, cached: bool, started: float) -> dict[str, Any] | None:
-        task = running.doc
+    def _final(self, running: RunningTask, state: str, **fields: Any) -> dict[str, Any]:
+        claim = running.claim
+        return record(
+            "final",
+            jr.final_id(claim.node, claim.epoch),
+            node=claim.node,
+            epoch=claim.epoch,
+            attempt=claim.attempt,
+            state=state,
+            executor=self.id,
+            started_at=running.started_at,
+            duration_ms=_ms(running.started),
+            logs=running.lines,
+            **fields,
+        )
+
+    async def _succeed(self, running: RunningTask, encoded: Any, cached: bool) -> Claim | None:
+        claim = running.claim
         outputs, previews = encoded
-        finished = now_utc()
+        final = self._final(
+            running, st.SUCCEEDED, outputs=outputs, output_keys=list(outputs), preview=previews, cached=cached
+        )
+        owner = self.id if not self.stopping.is_set() and not running.cancelled.is_set() else None
         try:
-            done = await self._store_success(running, outputs, previews, cached, started, finished)
+            won, handoff = await self.engine.complete(claim, final, handoff_owner=owner)
         except (OperationFailure, InvalidDocument) as exc:  # e.g. a document over MongoDB's size limit
             error = {"type": "OutputNotStored", "message": f"the task's outputs could not be stored: {exc}"}
-            return await self._end_without_outputs(running, Attempt(st.FAILED, error), started)
-        if done is None:
-            log.warning("task %s was taken over by another executor; its result is dropped", task["_id"])
-            return None
-        self.events.emit(task_event(task, st.SUCCEEDED, duration_ms=_ms(started), cached=cached))
-        handoff = await self.engine.settle_downstream(
-            task, st.SUCCEEDED, list(outputs), handoff_owner=self.id if not self.stopping.is_set() else None
-        )
+            return await self._end_without_outputs(running, Attempt(st.FAILED, error))
+        if not won:
+            log.warning(
+                "task %s ended in another attempt first; the result of attempt %d is dropped", claim.id, claim.attempt
+            )
+            return handoff
+        self._remember(claim, outputs)
         if running.cancelled.is_set():
-            await self.engine.finalize(task["run_id"])  # it finished anyway while its run was being canceled
+            await self.engine.finalize(claim.plan.run_id)  # it finished anyway while its run was being canceled
         return handoff
 
-    async def _store_success(
-        self, running: RunningTask, outputs: Any, previews: Any, cached: bool, started: float, finished: datetime
-    ) -> dict[str, Any] | None:
-        task = running.doc
-        return await self.engine.tasks.find_one_and_update(
-            {"_id": task["_id"], "lease_owner": self.id, "attempts": task["attempts"], "state": st.RUNNING},
-            {
-                "$set": {
-                    "state": st.SUCCEEDED,
-                    "outputs": outputs,
-                    "output_keys": list(outputs),
-                    "preview": previews,
-                    "cached": cached,
-                    "finished_at": finished,
-                    "duration_ms": _ms(started),
-                    "error": None,
-                    "logs": running.lines,
-                    "lease_owner": None,
-                },
-                **history(st.SUCCEEDED),
-            },
-        )
+    def _remember(self, claim: Claim, outputs: dict[str, Any]) -> None:
+        self._recent_outputs[f"{claim.plan.run_id}:{claim.node}:{claim.epoch}"] = outputs
+        while len(self._recent_outputs) > RECENT_OUTPUTS:
+            self._recent_outputs.pop(next(iter(self._recent_outputs)))
 
-    async def _end_without_outputs(self, running: RunningTask, ended: Attempt, started: float) -> dict[str, Any] | None:
-        task = running.doc
+    async def _end_without_outputs(self, running: RunningTask, ended: Attempt) -> Claim | None:
+        claim = running.claim
         state = ended.state
-        fields: dict[str, Any] = {
-            "error": ended.error,
-            "logs": running.lines,
-            "lease_owner": None,
-            "duration_ms": _ms(started),
-        }
-        increments: dict[str, int] = {}
+        transient = claim.transient
         if state == DEPENDENCY_DOWN:
-            transient = task.get("transient_retries", 0)
-            if transient < MAX_TRANSIENT_RETRIES:
+            if claim.transient < MAX_TRANSIENT_RETRIES:
                 # Not the task's fault: retried without using up its own retries.
-                state = st.RETRYING
-                increments = {"transient_retries": 1, "attempt_limit": 1}
-                fields["ready_at"] = now_utc() + timedelta(seconds=min(60.0, 2.0**transient))
+                state, transient = st.RETRYING, claim.transient + 1
+                delay = min(60.0, 2.0**claim.transient)
             else:
                 state = st.FAILED
-        if state == st.FAILED and task["attempts"] < task.get("attempt_limit", 1):
+        if state == st.FAILED and claim.attempt < claim.attempt_limit:
             state = st.RETRYING
-            delay = retry_delay(task["spec"].get("retry_backoff_s", 1.0), task["attempts"])
-            fields["ready_at"] = now_utc() + timedelta(seconds=delay)
-        elif state != st.RETRYING:
-            fields["finished_at"] = now_utc()
-        event = task_event(task, state, error=ended.error.get("message"))
-        if state == st.RETRYING:
-            # The write makes it claimable again: its event goes first.
-            await self.events.emit_all([event])
-        done = await self.engine.tasks.find_one_and_update(
-            {"_id": task["_id"], "lease_owner": self.id, "attempts": task["attempts"], "state": st.RUNNING},
-            {
-                "$set": {"state": state, **fields},
-                **({"$inc": increments} if increments else {}),
-                **history(state, error=ended.error.get("message")),
-            },
+            delay = retry_delay(
+                claim.spec.spec.get("retry_backoff_s", 1.0), claim.attempt - claim.plan.base_attempts(claim.node)
+            )
+        if state != st.RETRYING:
+            final = self._final(running, state, error=ended.error, output_keys=[])
+            won, _ = await self.engine.complete(claim, final)
+            if won and state == st.CANCELED:
+                await self.engine.finalize(claim.plan.run_id)
+            return None
+        due = now_utc() + timedelta(seconds=delay)
+        event = task_event(claim.plan, claim.node, st.RETRYING, claim.attempt, error=ended.error.get("message"))
+        # The queue entry makes the task claimable again: its event goes first.
+        await self.events.emit_all([event])
+        retry = record(
+            "retry",
+            jr.retry_id(claim.node, claim.attempt),
+            node=claim.node,
+            epoch=claim.epoch,
+            attempt=claim.attempt,
+            transient=transient != claim.transient,
+            transient_next=transient,
+            due=due,
+            error=ended.error,
+            logs=running.lines,
+            duration_ms=_ms(running.started),
         )
-        if done is None:
-            return None
-        if state == st.RETRYING:
-            await self.engine.enqueue([task], due=fields["ready_at"])
-            return None
-        self.events.emit(event)
-        await self.engine.settle_downstream(task, state, [])
-        if state == st.CANCELED:
-            await self.engine.finalize(task["run_id"])
+        if (await self.engine.record(claim.plan.run_id, [retry]))[0]:
+            await self.engine.enqueue(claim.plan, [(claim.node, claim.attempt + 1)], due=due, transient=transient)
         return None
 
     # -- background loops ---------------------------------------------------------------
@@ -540,52 +582,60 @@ class Executor:
             if not self.active:
                 continue
             running = list(self.active.values())
-            run_ids = list({task.doc["run_id"] for task in running})
-            canceled_runs = {
-                run["_id"]
-                for run in await self.engine.runs.find(
-                    {"_id": {"$in": run_ids}, "cancel_requested": True}, {"_id": 1}
-                ).to_list()
-            }
+            for run_id in {task.run_id for task in running}:
+                run = await self.engine.runs.find_one({"_id": run_id}, {"cancel_requested": 1})
+                if run is None or not run.get("cancel_requested"):
+                    continue
+                for task in running:
+                    if task.run_id == run_id:
+                        task.cancelled.set()
+                        task.cancel_seen.set()
             for task in running:
-                if task.doc["run_id"] in canceled_runs:
-                    task.cancelled.set()
-                    task.cancel_seen.set()
                 if len(task.lines) > task.saved_lines:
-                    task.saved_lines = len(task.lines)
-                    await self.engine.tasks.update_one(
-                        {"_id": task.id, "lease_owner": self.id}, {"$set": {"logs": list(task.lines)}}
+                    new = task.lines[task.saved_lines :]
+                    task.saved_lines += len(new)
+                    chunk = record(
+                        "log",
+                        jr.log_id(task.claim.node, task.claim.attempt, task.log_chunks),
+                        node=task.claim.node,
+                        lines=new,
                     )
+                    task.log_chunks += 1
+                    await self.engine.record(task.run_id, [chunk])
 
     async def _sweep_loop(self) -> None:
         interval = max(0.5, min(self.settings.executor_lease_s / 2, 5.0))
-        last_reconcile = 0.0
+        last_heal = last_reconcile = 0.0
         while not self.stopping.is_set():
             await asyncio.sleep(interval)
-            await self._take_over_expired()
-            for run in await self.engine.runs.find(
-                {"state": st.RUNNING, "cancel_requested": True}, {"_id": 1}
-            ).to_list():
-                await self.engine.finalize(run["_id"])
+            moment = now_utc()
+            leases = await self.engine.executors.find({}).to_list()
+            live = {lease["_id"] for lease in leases if lease["lease_expires"] >= moment}
+            lapsed = [lease["_id"] for lease in leases if lease["_id"] not in live]
+            if lapsed or time.monotonic() - last_heal > HEAL_INTERVAL_S:
+                last_heal = time.monotonic()
+                await self._heal(live | {self.id}, lapsed)
             if time.monotonic() - last_reconcile > 10:
                 last_reconcile = time.monotonic()
                 await self.engine.reconcile_slots()
 
-    async def _take_over_expired(self) -> None:
-        """Take over the tasks of executors whose lease ran out (killed, or cut off from MongoDB)."""
-        moment = now_utc()
-        for lapsed in await self.engine.executors.find({}).to_list():
-            if lapsed["_id"] == self.id or lapsed["lease_expires"] >= moment:
-                continue
-            orphans = await self.engine.tasks.find({"state": st.RUNNING, "lease_owner": lapsed["_id"]}).to_list()
-            for task in orphans:
+    async def _heal(self, live: set[str], lapsed: list[str]) -> None:
+        """Finish what dead processes left half done in running runs, and take over their attempts."""
+        for run in await self.engine.runs.find({"state": st.RUNNING}, {"_id": 1, "cancel_requested": 1}).to_list():
+            if run.get("cancel_requested"):
+                await self.engine.finalize(run["_id"])
+            for orphan in await self.engine.heal(run["_id"], live):
                 if len(self.active) >= self.capacity:
-                    return  # the rest when a slot is free; the lapsed lease stays until they are taken
-                claimed = await self._take(task, reason=f"lease expired: executor {lapsed['_id']} stopped")
-                if claimed is not None:
-                    log.warning("took over task %s from executor %s", task["_id"], lapsed["_id"])
-                    self._spawn(claimed)
-            await self.engine.executors.delete_one({"_id": lapsed["_id"]})
+                    return  # the rest at the next sweep, or by another executor
+                if (await self.engine.record(orphan.plan.run_id, [orphan.claim_record(self.id)]))[0]:
+                    log.warning("took over task %s (attempt %d)", orphan.id, orphan.attempt)
+                    self.events.emit(
+                        task_event(orphan.plan, orphan.node, st.READY, orphan.attempt, reason=orphan.reason)
+                    )
+                    self.events.emit(task_event(orphan.plan, orphan.node, st.RUNNING, orphan.attempt, executor=self.id))
+                    self._spawn(orphan)
+        for executor in lapsed:
+            await self.engine.executors.delete_one({"_id": executor})
 
     # -- subflows ------------------------------------------------------------------------
 
@@ -595,7 +645,7 @@ class Executor:
         """Start a child run and wait for it (called from a node's worker thread)."""
         running = CURRENT_TASK.get()
         assert self.loop is not None
-        parent = {"run_id": running.doc["run_id"], "node_id": running.doc["node_id"]}
+        parent = {"run_id": running.run_id, "node_id": running.claim.node}
 
         def call(coroutine: Any, timeout: float = 60) -> Any:
             return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)  # type: ignore[arg-type]
@@ -608,7 +658,7 @@ class Executor:
                     version=version,
                     trigger={"type": "subflow", **parent},
                     parent=parent,
-                    dedupe_key=f"subflow:{running.id}:{running.doc['attempts']}",
+                    dedupe_key=f"subflow:{running.id}:{running.claim.attempt}",
                 )
             )
         except Exception as exc:  # noqa: BLE001 - surfaced to the flow's author as the node's error
@@ -626,11 +676,12 @@ class Executor:
             time.sleep(0.1)
         if state != st.SUCCEEDED:
             raise NodeError(f"subflow run {child['_id']} of {flow_id!r} ended {state}")
-        sinks = call(self.engine.tasks.find({"run_id": child["_id"], "downstream": []}).to_list())
+        plan = call(self.engine.plan(child["_id"]))
+        finals = call(self.engine.finals(plan, plan.sinks()))
         return {
-            f"{task['node_id']}.{name}": self.artifacts.decode(ref)
-            for task in sinks
-            for name, ref in (task.get("outputs") or {}).items()
+            f"{node}.{name}": self.artifacts.decode(ref)
+            for node, final in finals.items()
+            for name, ref in (final.get("outputs") or {}).items()
         }
 
 
@@ -644,10 +695,10 @@ def _ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 2)
 
 
-def _cache_key(task: dict[str, Any], inputs: dict[str, Any], refs: dict[str, Any]) -> str:
+def _cache_key(spec: jr.TaskSpec, inputs: dict[str, Any], refs: dict[str, Any]) -> str:
     """Node type, config and every input's content: the same key means the same outputs."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([task["type"], task["spec"]["config"]], sort_keys=True, default=str).encode())
+    digest.update(json.dumps([spec.type, spec.spec["config"]], sort_keys=True, default=str).encode())
     for name in sorted(inputs):
         digest.update(name.encode())
         ref = refs.get(name)

@@ -24,6 +24,7 @@ from common.pagination import PageQuery, decode_cursor, encode_cursor
 from common.scopes import FLOWS_READ, FLOWS_RUN
 from common.web import ApiHandler, endpoint
 from common.web.handlers import dumps
+from flow_automation.engine import journal
 from flow_automation.engine import states as st
 from flow_automation.engine.events import FLOW_EVENTS_TOPIC
 from flow_automation.engine.outputs import preview_view
@@ -85,15 +86,18 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
     view = {name: task.get(name) for name in TASK_FIELDS}
     view["attempts"] = task.get("attempts", 0)
     view["outputs"] = {name: preview_view(stored) for name, stored in (task.get("preview") or {}).items()}
-    view["upstream"] = [dep["node"] for dep in task.get("deps", [])]
+    view["upstream"] = task.get("upstream", [])
     view["history"] = task.get("history", [])
     return view
 
 
 async def full_view(app: FlowAutomationApp, run: dict[str, Any]) -> dict[str, Any]:
-    """A run with its tasks (without their stored outputs and logs)."""
-    tasks = await app.engine.tasks.find({"run_id": run["_id"]}, {"outputs": 0, "logs": 0}).to_list()
-    return run_view(run, tasks)
+    """A run with its tasks (without their stored outputs and logs), derived from its journal."""
+    engine = app.engine
+    plan = await engine.plan(run["_id"], int(run.get("attempt", 1)))
+    records = await engine.journal(run["_id"]).find({}, {"outputs": 0, "logs": 0}).to_list()
+    tasks = journal.derive(plan, records)
+    return run_view(run, [tasks[node] for node in plan.tasks])
 
 
 class RunsHandler(ApiHandler):
@@ -108,7 +112,12 @@ class RunsHandler(ApiHandler):
             selector["state"] = query.state
         if query.cursor:
             selector["_id"] = {"$lt": decode_cursor(query.cursor)}
-        runs = await self.application.engine.runs.find(selector).sort("_id", -1).limit(query.limit + 1).to_list()
+        runs = (
+            await self.application.engine.runs.find(selector, {"definition": 0})
+            .sort("_id", -1)
+            .limit(query.limit + 1)
+            .to_list()
+        )
         next_cursor = encode_cursor(runs[query.limit - 1]["_id"]) if len(runs) > query.limit else None
         return {"items": [run_view(run) for run in runs[: query.limit]], "next_cursor": next_cursor}
 
@@ -158,13 +167,14 @@ class TaskLogsHandler(ApiHandler):
         errors=(404,),
     )
     async def get(self, run_id: str, node_id: str, *, query: LogQuery) -> dict[str, Any] | None:
-        task = await self.application.engine.tasks.find_one(
-            {"_id": f"{run_id}:{node_id}"}, {"logs": 1, "state": 1, "attempts": 1, "error": 1}
-        )
-        if task is None:
-            await self.application.engine.get_run(run_id)
+        engine = self.application.engine
+        run = await engine.get_run(run_id)
+        plan = await engine.plan(run_id, int(run.get("attempt", 1)))
+        if node_id not in plan.tasks:
             raise NotFound("task", f"{run_id}/{node_id}")
-        lines = task.get("logs") or []
+        records = await engine.journal(run_id).find({"node": node_id}).to_list()
+        task = journal.task_state(plan, node_id, journal.sort_records(records).get(node_id))
+        lines = await task_log_lines(engine, run_id, node_id, task, records)
         if query.format == "text":
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish("\n".join(lines) + ("\n" if lines else ""))
@@ -177,6 +187,24 @@ class TaskLogsHandler(ApiHandler):
             "error": task.get("error"),
             "lines": lines,
         }
+
+
+async def task_log_lines(
+    engine: Any, run_id: str, node_id: str, task: dict[str, Any], records: list[dict[str, Any]]
+) -> list[str]:
+    """The latest attempt's log: from its end (or failed-attempt) record, or the chunks saved while it runs."""
+    attempt = task.get("claim_attempt")
+    if attempt is None:
+        return []
+    for kind in ("final", "retry"):
+        for doc in records:
+            if doc.get("kind") == kind and doc.get("attempt") == attempt and "logs" in doc:
+                return list(doc["logs"])
+    chunks = sorted(
+        (doc for doc in records if doc.get("kind") == "log" and doc["_id"].startswith(f"log:{node_id}:{attempt}:")),
+        key=lambda doc: int(doc["_id"].rsplit(":", 1)[1]),
+    )
+    return [line for chunk in chunks for line in chunk.get("lines", [])]
 
 
 class RunEventsHandler(ApiHandler):
@@ -258,9 +286,13 @@ class RunEventsHandler(ApiHandler):
                 await self.flush()
 
     async def _ended(self, run_id: str, attempt: int) -> bool:
-        """The final event of the run's latest attempt was sent (a retried run goes on after its first end)."""
-        run = await self.application.engine.runs.find_one({"_id": run_id}, {"state": 1, "attempt": 1})
-        return run is None or (run["state"] in st.RUN_TERMINAL and attempt >= run.get("attempt", 1))
+        """The final event of the run's latest attempt was sent (a retried run goes on after its first end).
+
+        The event is published before the run document records the end, so
+        the event's attempt is what counts, not the document's state.
+        """
+        run = await self.application.engine.runs.find_one({"_id": run_id}, {"attempt": 1})
+        return run is None or attempt >= run.get("attempt", 1)
 
     async def _snapshot(self, run_id: str) -> dict[str, Any]:
         return await full_view(self.application, await self.application.engine.get_run(run_id))

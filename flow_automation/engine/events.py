@@ -47,25 +47,15 @@ def run_event(run: dict[str, Any], state: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def task_event(task: dict[str, Any], state: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "kind": "task",
-        "run_id": task["run_id"],
-        "flow_id": task["flow_id"],
-        "node_id": task["node_id"],
-        "state": state,
-        "attempt": task.get("attempts", 0),
-        "at": datetime.now(UTC).isoformat(),
-        **extra,
-    }
-
-
 class EventPublisher:
     """One producer per process; ``emit`` is fire-and-forget until ``flush``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: Any = None
+        self._emitted = 0  # events handed to the producer, and how many of them a flush confirmed
+        self._flushed = 0
+        self._flushing: asyncio.Future[None] | None = None
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings, topic_specs(self.settings))
@@ -78,6 +68,19 @@ class EventPublisher:
 
     def emit(self, event: dict[str, Any]) -> None:
         self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
+        self._emitted += 1
+
+    async def flush_async(self) -> None:
+        """Wait until everything emitted so far is acknowledged; concurrent callers share one flush."""
+        target = self._emitted
+        while self._flushed < target:
+            if self._flushing is None or self._flushing.done():
+                self._flushing = asyncio.ensure_future(self._flush_upto(self._emitted))
+            await asyncio.shield(self._flushing)
+
+    async def _flush_upto(self, target: int) -> None:
+        await asyncio.to_thread(self.flush)
+        self._flushed = max(self._flushed, target)
 
     def flush(self) -> None:
         """Wait until everything emitted is acknowledged; raises when Kafka is unreachable."""
@@ -98,7 +101,7 @@ class EventPublisher:
 
     def _emit_and_flush(self, events: list[dict[str, Any]]) -> None:
         for event in events:
-            self.emit(event)
+            self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
         self.flush()
 
     async def publish_async(self, event: dict[str, Any]) -> tuple[int, int]:

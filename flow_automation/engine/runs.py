@@ -1,48 +1,34 @@
-"""Runs and task runs in MongoDB: creation, the state machine, cancel, retry, backfill.
+"""Runs and their tasks: creation, the state machine, cancel, retry, backfill, healing.
 
-One document per run (``runs``) and one per task (``tasks``, ``_id`` =
-``"<run>:<node>"``). Every change is a single-document atomic update guarded
-by the state it expects (FerretDB has no transactions), so concurrent API
-replicas and executors never apply a transition twice.
+A run is one document in ``runs`` (its params, a snapshot of the flow
+definition it runs, its state) and a journal: the insert-only collection
+``journal.<run_id>`` from which every task's state is derived (see
+:mod:`flow_automation.engine.journal` for its records and why it is
+insert-only). Every decision several processes may race for is a record
+with a deterministic ``_id``, so exactly one of them inserts it.
 
-**Why guards, not counters.** FerretDB 1.x applies an update by reading the
-document, changing it and writing it back, with nothing stopping another
-update in between: concurrent ``$inc`` lose increments and two
-``findOneAndUpdate`` calls with the same filter can both "win" (measured
-here: 8 clients doing 200 ``$inc`` left the counter at 37; 102 claims
-succeeded for 50 tasks). What it does enforce atomically is a unique key on
-insert. So every decision that several processes may race for is taken by
-inserting a *guard* document with a deterministic ``_id`` into
-``engine_guards``: whoever inserts ``claim:<task>:<attempt>`` runs that
-attempt, whoever inserts ``settle:<task>:<epoch>`` settles what follows a
-task, ``start:``/``final:`` start and end a run attempt. The document
-updates that follow have a single writer. On MongoDB proper this costs one
-insert per decision and stays correct.
+How a task becomes runnable: when a task ends, the executor that inserted
+its ``final`` record settles its downstream tasks. A task waiting for that
+one upstream is decided at once (ready, skipped or upstream_failed,
+:func:`states.decide`); when it is ready, the same executor claims it in the
+same batch of inserts and goes straight on with it (a *handoff*: a chain
+advances by one round trip). A task with several upstreams (a join) is
+decided by the arrival that takes its last *ticket*: each arriving upstream
+inserts the lowest free ``ticket:<node>:<epoch>:<n>``; tickets come out
+gap-free, so exactly one arrival holds ticket N of N. The run ends the same
+way when its last sink (a task nothing depends on) ends.
 
-How a task becomes runnable: when a task ends, the executor that ran it
-settles its downstream tasks. A task with that one upstream is decided at
-once (ready, skipped or upstream_failed, :func:`states.decide`). A task with
-several upstreams (a join) is decided by the arrival that takes the last
-*ticket*: each arriving upstream takes the lowest free ticket number at or
-above a hint (a plain ``$inc``, which may lose increments but never runs
-ahead), by inserting ``ticket:<task>:<epoch>:<n>``; tickets come out gap-free,
-so exactly one arrival holds ticket N of N. The run ends the same way when
-its last sink (a task nothing depends on) ends: every other task is upstream
-of some sink.
+Ready tasks that are not handed off wait in ``task_queue`` (small: claimed
+entries leave it), which executors read a few at a time without a filter.
 
 Per-flow concurrency: a run starts only after inserting one of the flow's
 ``slot:<flow>:<k>`` documents in ``flow_slots`` (k below the flow's limit);
 it deletes it when it ends.
 
-**Why small collections.** FerretDB 1.x on SQLite answers a query by ``_id``
-from an index, but any other filter, a sort, and every update scan the
-collection (measured here: an update by ``_id`` costs 1.3 ms on 10
-documents, 13 ms on 5,000). So what executors poll is kept small: ready
-tasks wait in ``task_queue`` (read with no filter, a few at a time) and
-leases belong to executors, not tasks: each executor heartbeats one document
-in ``executors``, and only when one of those expires are the tasks it held
-looked up (a scan, but only when an executor died). ``tasks`` itself is only read and
-written by ``_id``, except to list one run's tasks.
+Crash windows (a process dying between two inserts) are closed by
+:meth:`RunEngine.heal`, which executors run over active runs now and then:
+it re-derives each task's state and finishes what a dead process left half
+done (a decision not followed, a ready task not queued, a run not closed).
 
 Events are flushed to Kafka before the write that lets another process act
 on them (see :mod:`flow_automation.engine.events`).
@@ -50,38 +36,47 @@ on them (see :mod:`flow_automation.engine.events`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import random
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from common.errors import Conflict, InvalidDefinition, NotFound
 from common.settings import Settings
+from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
-from flow_automation.engine.events import EventPublisher, run_event, task_event
-from flow_automation.flows.graph import FlowGraph
-from flow_automation.flows.model import FlowDefinition, parse_reference, resolve_params
+from flow_automation.engine.batching import InsertBatcher
+from flow_automation.engine.events import EventPublisher, run_event
+from flow_automation.flows.model import resolve_params
 from flow_automation.flows.schedule import cron_trigger, slots
 from flow_automation.flows.store import FlowStore
 
 log = logging.getLogger(__name__)
 
-RUNS, TASKS, GUARDS, DEDUPE, CACHE = "runs", "tasks", "engine_guards", "run_dedupe", "node_cache"
+RUNS, DEDUPE, CACHE = "runs", "run_dedupe", "node_cache"
 QUEUE, EXECUTORS, SLOTS = "task_queue", "executors", "flow_slots"
-#: Node types that run when any one side of a branch reached them (a join).
-LENIENT_TYPES = frozenset({"noop"})
 MAX_BACKFILL_RUNS = 1000
 MAX_RETRY_DELAY_S = 3600.0
 #: A slot held this long by a run that is still queued was taken by a process that died before starting it.
 SLOT_START_GRACE_S = 60.0
+#: A half-done step older than this was left by a process that died; :meth:`RunEngine.heal` finishes it.
+HEAL_AFTER_S = 10.0
+#: Upstream finals read one by one (by ``_id``) up to this many; more are read in one pass over the journal.
+POINT_READS = 16
+PLAN_CACHE_SIZE = 256
+#: Fields of journal records that the derivation of states does not need.
+HEAVY_FIELDS = {"outputs": 0, "logs": 0, "preview": 0}
 
 
 def new_run_id() -> str:
@@ -93,13 +88,73 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def history(state: str, **extra: Any) -> dict[str, Any]:
-    return {"$push": {"history": {"state": state, "at": now_utc(), **extra}}}
-
-
 def retry_delay(backoff_s: float, attempt: int) -> float:
     """Exponential backoff with +-20% jitter: ``backoff * 2**(attempt-1)``."""
     return min(MAX_RETRY_DELAY_S, backoff_s * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+def record(kind: str, record_id: str, **fields: Any) -> dict[str, Any]:
+    return {"_id": record_id, "kind": kind, "at": now_utc(), **fields}
+
+
+def task_event(plan: jr.RunPlan, node: str, state: str, attempt: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "task",
+        "run_id": plan.run_id,
+        "flow_id": plan.flow_id,
+        "node_id": node,
+        "state": state,
+        "attempt": attempt,
+        "at": now_utc().isoformat(),
+        **extra,
+    }
+
+
+@dataclass
+class Claim:
+    """An attempt of a task that this process won the right to run."""
+
+    plan: jr.RunPlan
+    node: str
+    attempt: int
+    epoch: int
+    transient: int = 0
+    reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.plan.run_id}:{self.node}"
+
+    @property
+    def spec(self) -> jr.TaskSpec:
+        return self.plan.tasks[self.node]
+
+    @property
+    def attempt_limit(self) -> int:
+        """The last attempt number this epoch allows: its retries, plus retries spent on a dependency being down."""
+        return self.plan.base_attempts(self.node) + self.spec.retries + 1 + self.transient
+
+    def claim_record(self, executor: str) -> dict[str, Any]:
+        extra = {"reason": self.reason} if self.reason else {}
+        return record(
+            "claim",
+            jr.claim_id(self.node, self.attempt),
+            node=self.node,
+            epoch=self.epoch,
+            attempt=self.attempt,
+            executor=executor,
+            transient=self.transient,
+            **extra,
+        )
+
+
+@dataclass
+class Settled:
+    """What settling a task's end produced for the process that did it."""
+
+    handoff: Claim | None = None
+    enqueue: list[tuple[str, int]] = field(default_factory=list)  # (node, attempt)
+    ended_sinks: int = 0
 
 
 class RunEngine:
@@ -109,40 +164,64 @@ class RunEngine:
         self.events = events
         self.flows = flows
         self.runs = db[RUNS]
-        self.tasks = db[TASKS]
-        self.guards = db[GUARDS]
         self.queue = db[QUEUE]
         self.executors = db[EXECUTORS]
         self.slots = db[SLOTS]
         self.dedupe = db[DEDUPE]
         self.cache = db[CACHE]
+        self.writer = InsertBatcher(db)
+        self._plans: OrderedDict[str, jr.RunPlan] = OrderedDict()
+        self._ticket_hints: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
-        await self.tasks.create_index([("state", ASCENDING), ("ready_at", ASCENDING)])
-        await self.tasks.create_index([("run_id", ASCENDING)])
         await self.runs.create_index([("flow_id", ASCENDING), ("state", ASCENDING)])
         await self.runs.create_index([("state", ASCENDING)])
-        await self.guards.create_index([("run_id", ASCENDING)])
 
-    async def guard(self, key: str, **fields: Any) -> bool:
-        """Take the decision named ``key``: True for exactly one caller, ever (a unique insert)."""
-        try:
-            await self.guards.insert_one({"_id": key, "at": now_utc(), **fields})
-        except DuplicateKeyError:
-            return False
-        return True
+    def journal(self, run_id: str) -> Any:
+        return self.db[jr.journal_name(run_id)]
 
-    async def ticket(self, collection: Any, doc_id: str, counter: str, prefix: str) -> tuple[int, dict[str, Any]]:
-        """The lowest free ticket ``prefix:<n>`` at or above the hint counter; returns (n, the counted document)."""
-        counted = await collection.find_one_and_update(
-            {"_id": doc_id}, {"$inc": {counter: 1}}, return_document=ReturnDocument.AFTER
-        )
-        if counted is None:
-            raise NotFound("document", doc_id)
-        number = max(1, int(counted.get(counter, 1)))
-        while not await self.guard(f"{prefix}:{number}"):
-            number += 1
-        return number, counted
+    async def record(self, run_id: str, documents: list[dict[str, Any]]) -> list[bool]:
+        """Insert journal records (batched with whatever else this process inserts meanwhile)."""
+        return await self.writer.insert(jr.journal_name(run_id), documents)
+
+    async def guard(self, run_id: str, record_id: str, **fields: Any) -> bool:
+        """Take the run-level decision ``record_id``: True for exactly one caller, ever."""
+        return (await self.record(run_id, [record("guard", record_id, **fields)]))[0]
+
+    async def plan(self, run_id: str, attempt: int = 1) -> jr.RunPlan:
+        """The run's tasks and epochs (cached: a definition never changes, epochs only when it is retried)."""
+        cached = self._plans.get(run_id)
+        if cached is not None and cached.attempt >= attempt:
+            self._plans.move_to_end(run_id)
+            return cached
+        run = await self.runs.find_one({"_id": run_id}, {"definition": 1, "flow_id": 1, "attempt": 1, "epochs": 1})
+        if run is None:
+            raise NotFound("run", run_id)
+        plan = jr.RunPlan.of_run(run)
+        self._plans[run_id] = plan
+        while len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan
+
+    async def records(self, run_id: str, *, heavy: bool = False) -> list[dict[str, Any]]:
+        return await self.journal(run_id).find({}, None if heavy else HEAVY_FIELDS).to_list()
+
+    async def task_states(self, run_id: str) -> tuple[jr.RunPlan, dict[str, dict[str, Any]]]:
+        run = await self.get_run(run_id)
+        plan = await self.plan(run_id, int(run.get("attempt", 1)))
+        return plan, jr.derive(plan, await self.records(run_id))
+
+    async def final_of(self, plan: jr.RunPlan, node: str) -> dict[str, Any] | None:
+        return await self.journal(plan.run_id).find_one({"_id": jr.final_id(node, plan.epoch(node))})
+
+    async def finals(self, plan: jr.RunPlan, nodes: list[str]) -> dict[str, dict[str, Any]]:
+        """The final records of ``nodes`` in their current epochs (those that have one)."""
+        if len(nodes) <= POINT_READS:
+            found = await asyncio.gather(*(self.final_of(plan, node) for node in nodes))
+            return {node: doc for node, doc in zip(nodes, found, strict=True) if doc is not None}
+        wanted = {jr.final_id(node, plan.epoch(node)): node for node in nodes}
+        docs = await self.journal(plan.run_id).find({"kind": "final"}, {"logs": 0, "preview": 0}).to_list()
+        return {wanted[doc["_id"]]: doc for doc in docs if doc["_id"] in wanted}
 
     # -- creating runs ---------------------------------------------------------------
 
@@ -194,19 +273,19 @@ class RunEngine:
             "started_at": None,
             "finished_at": None,
             "attempt": 1,
+            "epochs": {},
             "parent": parent,
             "scheduled_time": scheduled_time,
             "concurrency": flow.concurrency,
             "cancel_requested": False,
-            "open_sinks": len(FlowGraph.of(flow).sinks()),
-            "sinks_arrived": 0,
             "slot": None,
             "dedupe_key": dedupe_key,
+            "node_count": len(flow.nodes),
+            "definition": flow.model_dump(mode="json", by_alias=True),
         }
         partition, offset = await self.events.publish_async(run_event(run, st.QUEUED, version=version_number))
         run["events"] = {"partition": partition, "offset": offset}
         await self.runs.insert_one(run)
-        await self.tasks.insert_many(build_tasks(run, flow))
         await self.start_queued(flow_id, flow.concurrency)
         return await self.runs.find_one({"_id": run_id}) or run, True
 
@@ -221,19 +300,19 @@ class RunEngine:
             slot = await self._take_slot(flow_id, run["_id"], cap)
             if slot is None:
                 return started
-            key = f"start:{run['_id']}:{run.get('attempt', 1)}"
-            if not await self.guard(key, run_id=run["_id"]):
+            key = f"start:{run.get('attempt', 1)}"
+            if not await self.guard(run["_id"], key):
                 await self.slots.delete_one({"_id": slot})
-                if await self._stale(key):
+                if await self._stale(run["_id"], key):
                     # Its winner died before marking the run running: free the decision and try again.
-                    await self.guards.delete_one({"_id": key})
+                    await self.journal(run["_id"]).delete_one({"_id": key})
                     continue
                 return started  # another process is starting this run
             await self._start(run, slot)
             started += 1
 
-    async def _stale(self, key: str) -> bool:
-        guard = await self.guards.find_one({"_id": key})
+    async def _stale(self, run_id: str, key: str) -> bool:
+        guard = await self.journal(run_id).find_one({"_id": key})
         return guard is not None and (now_utc() - guard["at"]).total_seconds() > SLOT_START_GRACE_S
 
     async def _take_slot(self, flow_id: str, run_id: str, cap: int) -> str | None:
@@ -251,28 +330,34 @@ class RunEngine:
             {"_id": run["_id"]},
             {"$set": {"state": st.RUNNING, "slot": slot, "started_at": run.get("started_at") or now_utc()}},
         )
-        roots = await self.tasks.find(
-            {"run_id": run["_id"], "state": st.PENDING, "waiting": 0},
-            {"node_id": 1, "run_id": 1, "flow_id": 1, "attempts": 1},
-        ).to_list()
-        await self.events.emit_all([run_event(run, st.RUNNING), *[task_event(t, st.READY) for t in roots]])
-        await self.tasks.update_many(
-            {"_id": {"$in": [t["_id"] for t in roots]}, "state": st.PENDING},
-            {"$set": {"state": st.READY, "ready_at": now_utc()}, **history(st.READY)},
-        )
-        await self.enqueue(roots)
+        plan = await self.plan(run["_id"], int(run.get("attempt", 1)))
+        await self.events.emit_all([run_event(run, st.RUNNING)])
+        roots = [node for node in plan.tasks if plan.epoch(node) == plan.attempt and plan.waiting(node) == 0]
+        settled = Settled()
+        await self._decide(plan, roots, {}, settled)
+        await self._after(plan, settled)
 
-    async def enqueue(self, tasks: list[dict[str, Any]], due: datetime | None = None) -> None:
-        """Put tasks on the claim queue (``task_queue``, kept small: claimed entries leave it)."""
+    async def enqueue(
+        self, plan: jr.RunPlan, tasks: list[tuple[str, int]], due: datetime | None = None, **extra: Any
+    ) -> None:
+        """Put (node, attempt) pairs on the claim queue (``task_queue``, kept small: claimed entries leave it)."""
         if not tasks:
             return
         moment = due or now_utc()
         entries = [
-            {"_id": task["_id"], "run_id": task["run_id"], "attempts": task.get("attempts", 0), "due": moment}
-            for task in tasks
+            {
+                "_id": f"{plan.run_id}:{node}:{attempt}",
+                "run_id": plan.run_id,
+                "node": node,
+                "epoch": plan.epoch(node),
+                "run_attempt": plan.attempt,
+                "attempt": attempt,
+                "due": moment,
+                **extra,
+            }
+            for node, attempt in tasks
         ]
-        with contextlib.suppress(BulkWriteError):  # an entry already queued stays as it is
-            await self.queue.insert_many(entries, ordered=False)
+        await self.writer.insert(QUEUE, entries)  # an entry already queued stays as it is
 
     async def reconcile_slots(self) -> None:
         """Free slots held by runs that ended or never started (a crash in between); start what can start."""
@@ -317,143 +402,205 @@ class RunEngine:
             run_ids.append(run["_id"])
         return run_ids
 
-    # -- settling tasks ----------------------------------------------------------------
+    # -- ending a task and settling what follows ---------------------------------------
 
-    async def settle_downstream(
-        self, finished: dict[str, Any], state: str, produced: list[str], *, handoff_owner: str | None = None
-    ) -> dict[str, Any] | None:
-        """Decide the downstream tasks of a task that just ended with ``state``.
+    async def complete(
+        self, claim: Claim, final: dict[str, Any], *, handoff_owner: str | None = None
+    ) -> tuple[bool, Claim | None]:
+        """Insert a task attempt's ``final`` record and settle its downstream tasks.
 
-        Returns a downstream task claimed for ``handoff_owner`` (the executor
-        that ran ``finished`` goes straight on with it: no claim round trip),
-        or ``None``.
+        Returns (whether this attempt's end was the one recorded, a downstream
+        task claimed for ``handoff_owner``). The final record, the ready
+        records of downstream tasks it alone decides, and the claim of the
+        first of them go in one batch of inserts: a chain advances by one
+        round trip.
         """
-        if not await self.guard(f"settle:{finished['_id']}:{finished.get('epoch', 1)}", run_id=finished["run_id"]):
-            return None  # settled already (by an executor whose lease on this task ran out)
-        worklist: list[tuple[dict[str, Any], str, list[str]]] = [(finished, state, produced)]
-        ready: list[dict[str, Any]] = []
-        decided: list[tuple[dict[str, Any], str]] = []
-        sinks_done = 0
-        while worklist:
-            task, task_state, task_outputs = worklist.pop()
-            if not task.get("downstream"):
-                sinks_done += 1
-            for link in task.get("downstream", []):
-                target, decision = await self._decide_link(task, task_state, task_outputs, link)
-                if target is None:
-                    continue
-                if decision == st.READY:
-                    ready.append(target)
-                else:
-                    decided.append((target, decision))
-                    worklist.append((target, decision, []))
-        handed_off = await self._apply(ready, decided, handoff_owner)
-        for _ in range(sinks_done):
-            await self._sink_done(finished["run_id"])
-        return handed_off
-
-    async def _decide_link(
-        self, task: dict[str, Any], task_state: str, task_outputs: list[str], link: dict[str, Any]
-    ) -> tuple[dict[str, Any] | None, str]:
-        target_id = f"{task['run_id']}:{link['node']}"
-        if link["single"]:
-            decision = st.decide(
-                {task["node_id"]: (task_state, task_outputs)},
-                {task["node_id"]: link["consumes"]},
-                lenient=link["lenient"],
-            )
-            stub = {
-                "_id": target_id,
-                "run_id": task["run_id"],
-                "flow_id": task["flow_id"],
-                "node_id": link["node"],
-                "attempts": 0,
-            }
-            if decision == st.READY:
-                return stub, decision
-            target = await self.tasks.find_one({"_id": target_id, "state": st.PENDING})
-            return target, decision
-        epoch = task.get("epoch", 1)
-        number, target = await self.ticket(self.tasks, target_id, "arrived", f"ticket:{target_id}:{epoch}")
-        if number < target.get("waiting", 0) or target["state"] != st.PENDING:
-            return None, st.PENDING
-        upstream = await self.tasks.find(
-            {"_id": {"$in": [f"{task['run_id']}:{dep['node']}" for dep in target["deps"]]}},
-            {"node_id": 1, "state": 1, "output_keys": 1},
-        ).to_list()
-        results = {u["node_id"]: (u["state"], u.get("output_keys", [])) for u in upstream}
-        consumes = {dep["node"]: dep["consumes"] for dep in target["deps"]}
-        return target, st.decide(results, consumes, lenient=target.get("lenient", False))
-
-    async def _apply(
-        self, ready: list[dict[str, Any]], decided: list[tuple[dict[str, Any], str]], handoff_owner: str | None
-    ) -> dict[str, Any] | None:
-        handoff = ready[0] if ready and handoff_owner else None
-        events = [task_event(task, state) for task, state in decided]
-        events += [task_event(task, st.READY) for task in ready]
-        if handoff is not None:
-            events.append(task_event({**handoff, "attempts": 1}, st.RUNNING, executor=handoff_owner))
-        await self.events.emit_all(events)
-        finished_at = now_utc()
-        if decided:
-            await self.tasks.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": task["_id"], "state": st.PENDING},
-                        {"$set": {"state": state, "finished_at": finished_at}, **history(state)},
-                    )
-                    for task, state in decided
-                ]
-            )
-        others = [task for task in ready if task is not handoff]
-        if others:
-            await self.tasks.update_many(
-                {"_id": {"$in": [task["_id"] for task in others]}, "state": st.PENDING},
-                {"$set": {"state": st.READY, "ready_at": finished_at}, **history(st.READY)},
-            )
-            await self.enqueue(others)
-        if handoff is None:
-            return None
-        claimed = await self.tasks.find_one_and_update(
-            {"_id": handoff["_id"], "state": st.PENDING},
-            {
-                "$set": {
-                    **self.lease_fields(handoff_owner or ""),
-                    "state": st.RUNNING,
-                    "started_at": finished_at,
-                    "ready_at": finished_at,
-                },
-                "$inc": {"attempts": 1},
-                "$push": {
-                    "history": {
-                        "$each": [
-                            {"state": st.READY, "at": finished_at},
-                            {"state": st.RUNNING, "at": finished_at, "executor": handoff_owner},
-                        ]
-                    }
-                },
-            },
-            return_document=ReturnDocument.AFTER,
+        plan, node = claim.plan, claim.node
+        quick = [link.node for link in claim.spec.downstream if plan.waiting(link.node) <= 1]
+        decisions = await self._single_decisions(plan, quick, {node: final})
+        ready = [target for target in quick if decisions[target] == st.READY]
+        handoff = (
+            Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]))
+            if ready and handoff_owner
+            else None
         )
-        return claimed
+        documents = [final] + [self._ready_record(plan, target) for target in ready]
+        if handoff is not None:
+            documents.append(handoff.claim_record(handoff_owner or ""))
+        events = [task_event(plan, node, final["state"], claim.attempt, **_event_extra(final))]
+        events += [task_event(plan, target, st.READY, 0) for target in ready]
+        if handoff is not None:
+            events.append(task_event(plan, handoff.node, st.RUNNING, handoff.attempt, executor=handoff_owner))
+        for event in events:
+            self.events.emit(event)
+        won = await self.record(plan.run_id, documents)
+        won_ready = {target for target, inserted in zip(ready, won[1 : 1 + len(ready)], strict=True) if inserted}
+        won_handoff = handoff is not None and won[-1]
+        settled = Settled()
+        if not won[0]:
+            # Another attempt of this task ended first (this one's lease had run out): its end stands.
+            winner = await self.final_of(plan, node)
+            decisions = await self._single_decisions(plan, quick, {node: winner or final})
+            won_ready = {target for target in won_ready if decisions[target] == st.READY}
+        else:
+            terminal = {target: decision for target, decision in decisions.items() if decision != st.READY}
+            await self._decide(plan, list(terminal), {}, settled, decided=terminal)
+            for link in claim.spec.downstream:
+                if link.node not in decisions:
+                    await self._arrive(plan, link.node, node, final["state"], settled)
+            if not claim.spec.downstream:
+                settled.ended_sinks += 1
+        if won_handoff and handoff is not None and decisions.get(handoff.node) == st.READY:
+            settled.handoff = handoff
+        for target in won_ready:
+            if handoff is None or target != handoff.node:
+                settled.enqueue.append((target, plan.base_attempts(target) + 1))
+        await self._after(plan, settled)
+        return bool(won[0]), settled.handoff
 
-    def lease_fields(self, owner: str) -> dict[str, Any]:
-        return {"lease_owner": owner, "lease_expires": now_utc() + timedelta(seconds=self.settings.executor_lease_s)}
+    def _ready_record(self, plan: jr.RunPlan, node: str) -> dict[str, Any]:
+        return record("ready", jr.ready_id(node, plan.epoch(node)), node=node, epoch=plan.epoch(node))
 
-    async def _sink_done(self, run_id: str) -> None:
-        attempt = (await self.runs.find_one({"_id": run_id}, {"attempt": 1}) or {}).get("attempt", 1)
-        number, run = await self.ticket(self.runs, run_id, "sinks_arrived", f"sinks:{run_id}:{attempt}")
-        if number >= run.get("open_sinks", 0):
-            await self.finalize(run_id)
+    async def _single_decisions(
+        self, plan: jr.RunPlan, targets: list[str], known: dict[str, dict[str, Any]]
+    ) -> dict[str, str]:
+        """Decisions for tasks whose every upstream is terminal, given some of the upstream finals."""
+        decisions = {}
+        for target in targets:
+            deps = list(plan.tasks[target].deps)
+            missing = [dep for dep in deps if dep not in known]
+            finals = {**known, **(await self.finals(plan, missing) if missing else {})}
+            if any(dep not in finals for dep in deps):
+                decisions[target] = st.PENDING  # an upstream of an older epoch has no end: cannot happen
+                continue
+            decisions[target] = jr.decide_from(plan, target, {dep: finals[dep] for dep in deps})
+        return decisions
+
+    async def _arrive(self, plan: jr.RunPlan, target: str, upstream: str, state: str, settled: Settled) -> None:
+        """An upstream of the join ``target`` ended: take a ticket; the last arrival decides the join."""
+        waiting = plan.waiting(target)
+        number = await self.take_ticket(
+            plan.run_id, jr.ticket_prefix(target, plan.epoch(target)), upstream=upstream, state=state
+        )
+        if number != waiting:
+            return
+        await self._decide(plan, [target], {}, settled)
+
+    async def _decide(
+        self,
+        plan: jr.RunPlan,
+        nodes: list[str],
+        known: dict[str, dict[str, Any]],
+        settled: Settled,
+        *,
+        decided: dict[str, str] | None = None,
+    ) -> None:
+        """Decide ``nodes`` (their upstream all ended) and record it; cascade through skipped and failed ones."""
+        worklist = list(nodes)
+        decided = dict(decided or {})
+        while worklist:
+            undecided = [node for node in worklist if node not in decided]
+            decided.update(await self._single_decisions(plan, undecided, known))
+            ready = [node for node in worklist if decided[node] == st.READY]
+            terminal = [node for node in worklist if decided[node] in st.TASK_TERMINAL]
+            worklist = []
+            documents = [self._ready_record(plan, node) for node in ready]
+            documents += [
+                record(
+                    "final",
+                    jr.final_id(node, plan.epoch(node)),
+                    node=node,
+                    epoch=plan.epoch(node),
+                    state=decided[node],
+                    output_keys=[],
+                )
+                for node in terminal
+            ]
+            if not documents:
+                return
+            for node in ready:
+                self.events.emit(task_event(plan, node, st.READY, 0))
+            for node in terminal:
+                self.events.emit(task_event(plan, node, decided[node], plan.base_attempts(node)))
+            won = await self.record(plan.run_id, documents)
+            for node, inserted in zip(ready, won[: len(ready)], strict=True):
+                if inserted:
+                    settled.enqueue.append((node, plan.base_attempts(node) + 1))
+            for node, inserted in zip(terminal, won[len(ready) :], strict=True):
+                if not inserted:
+                    continue
+                spec = plan.tasks[node]
+                if not spec.downstream:
+                    settled.ended_sinks += 1
+                final = {"state": decided[node], "output_keys": []}
+                for link in spec.downstream:
+                    if plan.waiting(link.node) <= 1:
+                        known = {**known, node: final}
+                        worklist.append(link.node)
+                    else:
+                        await self._arrive(plan, link.node, node, decided[node], settled)
+
+    async def _after(self, plan: jr.RunPlan, settled: Settled) -> None:
+        """Publish, then queue what others may now claim, then end the run if its last sink ended."""
+        if settled.enqueue:
+            await self.events.flush_async()
+            await self.enqueue(plan, settled.enqueue)
+        if settled.ended_sinks:
+            await self.events.flush_async()
+        for _ in range(settled.ended_sinks):
+            number = await self.take_ticket(plan.run_id, jr.sinks_prefix(plan.attempt))
+            if number >= plan.open_sinks():
+                await self.finalize(plan.run_id)
+
+    async def take_ticket(self, run_id: str, prefix: str, **fields: Any) -> int:
+        """The lowest free ``<prefix>:<n>``, inserted; numbers come out gap-free across all processes.
+
+        This process remembers where it got to, and the first time it looks
+        for where the others got to (an exponential then binary search by
+        ``_id``): every number below what it tries is known taken, which keeps
+        the numbers gap-free.
+        """
+        key = f"{run_id}/{prefix}"
+        if key not in self._ticket_hints:
+            if len(self._ticket_hints) > 10_000:
+                self._ticket_hints.clear()
+            self._ticket_hints[key] = await self._first_free(run_id, prefix)
+        while True:
+            number = self._ticket_hints[key]
+            self._ticket_hints[key] = number + 1
+            if (await self.record(run_id, [record("ticket", f"{prefix}:{number}", number=number, **fields)]))[0]:
+                return number
+
+    async def _first_free(self, run_id: str, prefix: str) -> int:
+        journal = self.journal(run_id)
+
+        async def taken(number: int) -> bool:
+            return await journal.find_one({"_id": f"{prefix}:{number}"}, {"_id": 1}) is not None
+
+        if not await taken(1):
+            return 1
+        low, high = 1, 2
+        while await taken(high):
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            if await taken(middle):
+                low = middle
+            else:
+                high = middle
+        return high
+
+    # -- ending runs ----------------------------------------------------------------
 
     async def finalize(self, run_id: str) -> bool:
         """End the run if every task is terminal; returns whether this call ended it."""
-        run = await self.runs.find_one({"_id": run_id})
+        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
         if run is None or run["state"] in st.RUN_TERMINAL:
             return False
-        tasks = await self.tasks.find({"run_id": run_id}, {"state": 1}).to_list()
+        plan = await self.plan(run_id, int(run.get("attempt", 1)))
+        tasks = jr.derive(plan, await self.records(run_id))
         counts: dict[str, int] = {}
-        for task in tasks:
+        for task in tasks.values():
             counts[task["state"]] = counts.get(task["state"], 0) + 1
         if any(state not in st.TASK_TERMINAL for state in counts):
             return False
@@ -463,25 +610,84 @@ class RunEngine:
             final = st.FAILED
         else:
             final = st.SUCCEEDED
-        if not await self.guard(f"final:{run_id}:{run.get('attempt', 1)}", run_id=run_id):
+        if not await self.guard(run_id, f"end:{run.get('attempt', 1)}", state=final, task_counts=counts):
             return False
+        await self._close(run, final, counts)
+        return True
+
+    async def _close(self, run: dict[str, Any], final: str, counts: dict[str, int]) -> None:
+        run_id = run["_id"]
         finished_at = now_utc()
+        await self.events.emit_all([run_event(run, final, task_counts=counts)])
         await self.runs.update_one(
             {"_id": run_id}, {"$set": {"state": final, "finished_at": finished_at, "task_counts": counts, "slot": None}}
         )
-        await self.events.emit_all([run_event(run, final, task_counts=counts)])
         if run.get("slot"):
             await self.slots.delete_one({"_id": run["slot"], "run_id": run_id})
         await self.flows.set_fields(
             run["flow_id"], {"last_run": {"id": run_id, "state": final, "finished_at": finished_at}}
         )
         await self.start_queued(run["flow_id"])
-        return True
+
+    # -- healing -------------------------------------------------------------------------
+
+    async def heal(self, run_id: str, live_executors: set[str]) -> list[Claim]:
+        """Finish what a dead process left half done in one running run.
+
+        Returns the attempts held by executors that are gone (no lease at
+        all), for the caller to take over. Only steps older than
+        ``HEAL_AFTER_S`` are touched, so a live process in the middle of
+        the same step is not raced for nothing (and if it is, the unique
+        records decide).
+        """
+        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
+        if run is None or run["state"] != st.RUNNING:
+            return []
+        plan = await self.plan(run_id, int(run.get("attempt", 1)))
+        records = await self.records(run_id)
+        ended = next((r for r in records if r["_id"] == f"end:{plan.attempt}"), None)
+        if ended is not None:
+            if _older(ended["at"]):
+                await self._close(run, ended["state"], ended.get("task_counts", {}))
+            return []
+        tasks = jr.derive(plan, records)
+        finals = {r["node"]: r for r in records if r.get("kind") == "final" and r["epoch"] == plan.epoch(r["node"])}
+        settled = Settled()
+        undecided = []
+        orphans = []
+        for node, task in tasks.items():
+            state = task["state"]
+            if state == st.PENDING and plan.epoch(node) == plan.attempt:
+                deps = list(plan.tasks[node].deps)
+                if deps and all(dep in finals for dep in deps) and all(_older(finals[d]["at"]) for d in deps):
+                    undecided.append(node)
+            elif state == st.READY and _older(task["ready_at"]):
+                settled.enqueue.append((node, plan.base_attempts(node) + 1))
+            elif state == st.RETRYING and task["ready_at"] is not None and _older(task["ready_at"]):
+                await self.enqueue(plan, [(node, task["attempts"] + 1)], transient=task["transient_retries"])
+            elif state == st.RUNNING and task["executor"] not in live_executors:
+                orphans.append(
+                    Claim(
+                        plan,
+                        node,
+                        task["attempts"] + 1,
+                        plan.epoch(node),
+                        transient=task["transient_retries"] + 1,  # a lost executor is not the task's fault
+                        reason=f"lease expired: executor {task['executor']} stopped",
+                    )
+                )
+        if undecided:
+            log.warning("run %s: deciding %s, left undecided by a process that stopped", run_id, undecided)
+            await self._decide(plan, undecided, finals, settled)
+        await self._after(plan, settled)
+        if not orphans and all(task["state"] in st.TASK_TERMINAL for task in tasks.values()):
+            await self.finalize(run_id)
+        return orphans
 
     # -- cancel and retry --------------------------------------------------------------
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
-        run = await self.runs.find_one({"_id": run_id})
+        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
         if run is None:
             raise NotFound("run", run_id)
         return run
@@ -492,18 +698,21 @@ class RunEngine:
         if run["state"] in st.RUN_TERMINAL:
             raise Conflict(f"run {run_id} already ended ({run['state']})", details={"state": run["state"]})
         await self.runs.update_one({"_id": run_id}, {"$set": {"cancel_requested": True}})
-        waiting = await self.tasks.find(
-            {"run_id": run_id, "state": {"$in": list(st.TASK_WAITING)}},
-            {"node_id": 1, "run_id": 1, "flow_id": 1, "attempts": 1},
-        ).to_list()
-        await self.events.emit_all([task_event(task, st.CANCELED) for task in waiting])
-        await self.tasks.update_many(
-            {"_id": {"$in": [t["_id"] for t in waiting]}, "state": {"$in": list(st.TASK_WAITING)}},
-            {"$set": {"state": st.CANCELED, "finished_at": now_utc()}, **history(st.CANCELED)},
+        plan = await self.plan(run_id, int(run.get("attempt", 1)))
+        tasks = jr.derive(plan, await self.records(run_id))
+        waiting = [node for node, task in tasks.items() if task["state"] in st.TASK_WAITING]
+        await self.events.emit_all([task_event(plan, node, st.CANCELED, tasks[node]["attempts"]) for node in waiting])
+        await self.record(
+            run_id,
+            [
+                record(
+                    "final", jr.final_id(node, plan.epoch(node)), node=node, epoch=plan.epoch(node), state=st.CANCELED
+                )
+                for node in waiting
+            ],
         )
         if waiting:
-            await self.queue.delete_many({"_id": {"$in": [t["_id"] for t in waiting]}})
-        await self.tasks.update_many({"run_id": run_id, "state": st.RUNNING}, {"$set": {"cancel_requested": True}})
+            await self.queue.delete_many({"run_id": run_id})
         await self._cancel_children(run_id)
         await self.finalize(run_id)
         return await self.get_run(run_id)
@@ -523,43 +732,17 @@ class RunEngine:
                 f"only a failed or canceled run can be retried; run {run_id} is {run['state']}",
                 details={"state": run["state"]},
             )
-        tasks = await self.tasks.find({"run_id": run_id}).to_list()
-        by_node = {task["node_id"]: task for task in tasks}
-        again = {
-            node for node, task in by_node.items() if task["state"] in (st.FAILED, st.UPSTREAM_FAILED, st.CANCELED)
-        }
+        plan = await self.plan(run_id, int(run.get("attempt", 1)))
+        tasks = jr.derive(plan, await self.records(run_id))
+        again = {node for node, task in tasks.items() if task["state"] in (st.FAILED, st.UPSTREAM_FAILED, st.CANCELED)}
         todo = list(again)
         while todo:
-            for link in by_node[todo.pop()].get("downstream", []):
-                if link["node"] not in again:
-                    again.add(link["node"])
-                    todo.append(link["node"])
-        writes = []
-        for node in again:
-            task = by_node[node]
-            waiting = sum(1 for dep in task["deps"] if dep["node"] in again)
-            writes.append(
-                UpdateOne(
-                    {"_id": task["_id"]},
-                    {
-                        "$set": {
-                            "state": st.PENDING,
-                            "waiting": waiting,
-                            "arrived": 0,
-                            "epoch": run.get("attempt", 1) + 1,
-                            "error": None,
-                            "cancel_requested": False,
-                            "attempt_limit": task.get("attempts", 0) + task["spec"]["retries"] + 1,
-                            "finished_at": None,
-                            "lease_owner": None,
-                        },
-                        **history(st.PENDING, reason="retry"),
-                    },
-                )
-            )
-        if writes:
-            await self.tasks.bulk_write(writes)
-        open_sinks = sum(1 for node in again if not by_node[node].get("downstream"))
+            for link in plan.tasks[todo.pop()].downstream:
+                if link.node not in again:
+                    again.add(link.node)
+                    todo.append(link.node)
+        attempt = int(run.get("attempt", 1)) + 1
+        epochs = {f"epochs.{node}": [attempt, tasks[node]["attempts"]] for node in again}
         await self.runs.update_one(
             {"_id": run_id, "state": run["state"]},
             {
@@ -567,14 +750,14 @@ class RunEngine:
                     "state": st.QUEUED,
                     "cancel_requested": False,
                     "finished_at": None,
-                    "open_sinks": open_sinks,
-                    "sinks_arrived": 0,
                     "retried_by": actor,
+                    "attempt": attempt,
+                    **epochs,
                 },
-                "$inc": {"attempt": 1},
             },
         )
-        retried = {**run, "attempt": run.get("attempt", 1) + 1}
+        self._plans.pop(run_id, None)
+        retried = {**run, "attempt": attempt}
         await self.events.emit_all([run_event(retried, st.QUEUED, retry=True, tasks=sorted(again))])
         await self.start_queued(run["flow_id"])
         return await self.get_run(run_id)
@@ -588,55 +771,19 @@ class RunEngine:
         ]
 
 
-def build_tasks(run: dict[str, Any], flow: FlowDefinition) -> list[dict[str, Any]]:
-    """One task document per node, with the links the engine settles downstream tasks by."""
-    graph = FlowGraph.of(flow)
-    consumes: dict[str, dict[str, list[str]]] = {node.id: {} for node in flow.nodes}
-    for node in flow.nodes:
-        for upstream in graph.upstream[node.id]:
-            consumes[node.id].setdefault(upstream, [])
-        for reference in node.inputs.values():
-            parsed = parse_reference(reference)
-            if parsed and parsed[0] != "params":
-                consumes[node.id].setdefault(parsed[0], []).append(parsed[1])
-    lenient = {node.id: node.type in LENIENT_TYPES for node in flow.nodes}
-    created = now_utc()
-    documents = []
-    for node in flow.nodes:
-        upstream = graph.upstream[node.id]
-        documents.append(
-            {
-                "_id": f"{run['_id']}:{node.id}",
-                "run_id": run["_id"],
-                "flow_id": run["flow_id"],
-                "node_id": node.id,
-                "type": node.type,
-                "state": st.PENDING,
-                "attempts": 0,
-                "attempt_limit": node.retries + 1,
-                "waiting": len(upstream),
-                "arrived": 0,
-                "epoch": 1,
-                "deps": [{"node": up, "consumes": consumes[node.id][up]} for up in upstream],
-                "downstream": [
-                    {
-                        "node": down,
-                        "single": len(graph.upstream[down]) == 1,
-                        "consumes": consumes[down][node.id],
-                        "lenient": lenient[down],
-                    }
-                    for down in graph.downstream[node.id]
-                ],
-                "lenient": lenient[node.id],
-                "spec": node.model_dump(
-                    mode="json", include={"config", "inputs", "retries", "retry_backoff_s", "timeout_s", "cache"}
-                ),
-                "ready_at": None,
-                "created_at": created,
-                "history": [{"state": st.PENDING, "at": created}],
-            }
-        )
-    return documents
+def _event_extra(final: dict[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if final.get("duration_ms") is not None:
+        extra["duration_ms"] = final["duration_ms"]
+    if final.get("cached"):
+        extra["cached"] = True
+    if final.get("error"):
+        extra["error"] = final["error"].get("message")
+    return extra
+
+
+def _older(moment: datetime | None) -> bool:
+    return moment is not None and (now_utc() - moment).total_seconds() > HEAL_AFTER_S
 
 
 def executor_id() -> str:

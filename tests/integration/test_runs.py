@@ -474,11 +474,11 @@ def test_an_executor_killed_mid_task_is_replaced_by_another(api, platform, world
         },
     )
     run_id = start(api, flow_id)
-    tasks = platform.mongo_db()["tasks"]
 
     def owner() -> str | None:
-        task = tasks.find_one({"_id": f"{run_id}:slow", "state": "running"})
-        return task and task.get("lease_owner")
+        task = tasks_of(api.get(f"/api/v1/runs/{run_id}").json())["slow"]
+        running = [h for h in task["history"] if h["state"] == "running"]
+        return running[-1]["executor"] if task["state"] == "running" and running else None
 
     lease_owner = wait_until(owner, timeout=30, message="the slow task to be claimed")
     pid = int(lease_owner.split("-")[-2])
@@ -558,7 +558,7 @@ def test_large_tables_travel_through_the_artifact_store(api, platform) -> None:
     assert run["state"] == "succeeded", {k: t["error"] for k, t in tasks.items()}
     assert tasks["make"]["outputs"]["result"]["rows"] == 60000
     assert tasks["keep"]["outputs"]["table"]["rows"] == 10
-    stored = platform.mongo_db()["tasks"].find_one({"_id": f"{run['id']}:make"})
+    stored = platform.mongo_db()[f"journal.{run['id']}"].find_one({"_id": "final:make:1"})
     assert "uri" in stored["outputs"]["result"]  # too big to keep inline
     assert (platform.state_dir / "artifacts" / stored["outputs"]["result"]["uri"]).is_file()
 
@@ -577,8 +577,8 @@ def test_a_run_whose_starter_died_is_started_by_another(api, platform, world) ->
     second = start(api, flow_id)
     assert api.get(f"/api/v1/runs/{second}").json()["state"] == "queued"
     # A process won the right to start the queued run, then died before starting it.
-    platform.mongo_db()["engine_guards"].insert_one(
-        {"_id": f"start:{second}:1", "run_id": second, "at": datetime.now(UTC) - timedelta(minutes=5)}
+    platform.mongo_db()[f"journal.{second}"].insert_one(
+        {"_id": "start:1", "kind": "guard", "at": datetime.now(UTC) - timedelta(minutes=5)}
     )
     assert wait_run(api, first)["state"] == "succeeded"
     assert wait_run(api, second)["state"] == "succeeded"

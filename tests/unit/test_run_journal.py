@@ -1,0 +1,116 @@
+"""Deriving task states from a run's journal records (pure logic; the engine's tests run on the real servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flow_automation.engine import journal as jr
+from flow_automation.engine import states as st
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def plan(epochs: dict[str, tuple[int, int]] | None = None, attempt: int = 1) -> jr.RunPlan:
+    run = {
+        "_id": "r1",
+        "flow_id": "f",
+        "attempt": attempt,
+        "epochs": {node: list(value) for node, value in (epochs or {}).items()},
+        "definition": {
+            "id": "f",
+            "name": "f",
+            "nodes": [
+                {"id": "a", "type": "python", "config": {"code": "result = 1"}, "retries": 2},
+                {"id": "b", "type": "noop", "inputs": {"x": "a.result"}},
+                {"id": "c", "type": "noop"},
+                {"id": "join", "type": "noop"},
+            ],
+            "edges": [{"from": "a", "to": "c"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"}],
+        },
+    }
+    return jr.RunPlan.of_run(run)
+
+
+def rec(kind: str, record_id: str, seconds: float, **fields: Any) -> dict[str, Any]:
+    return {"_id": record_id, "kind": kind, "at": at(seconds), **fields}
+
+
+def test_specs_carry_dependencies_what_they_read_and_downstream_links() -> None:
+    p = plan()
+    assert p.tasks["b"].deps == {"a": ("result",)}
+    assert p.tasks["c"].deps == {"a": ()}
+    assert {link.node for link in p.tasks["a"].downstream} == {"b", "c"}
+    assert p.tasks["join"].lenient and not p.tasks["a"].lenient
+    assert p.sinks() == ["join"] and p.open_sinks() == 1
+    assert p.waiting("a") == 0 and p.waiting("b") == 1 and p.waiting("join") == 2
+
+
+def test_states_follow_the_records() -> None:
+    p = plan()
+    records = [
+        rec("ready", "ready:a:1", 0, node="a", epoch=1),
+        rec("claim", "claim:a:1", 1, node="a", epoch=1, attempt=1, executor="e1", transient=0),
+        rec("retry", "retry:a:1", 2, node="a", epoch=1, attempt=1, error={"message": "boom"}, due=at(5)),
+    ]
+    tasks = jr.derive(p, records)
+    assert tasks["a"]["state"] == st.RETRYING and tasks["a"]["attempts"] == 1
+    assert tasks["a"]["error"] == {"message": "boom"} and tasks["a"]["ready_at"] == at(5)
+    assert tasks["b"]["state"] == st.PENDING
+
+    records.append(rec("claim", "claim:a:2", 6, node="a", epoch=1, attempt=2, executor="e2", transient=0))
+    assert jr.derive(p, records)["a"]["state"] == st.RUNNING
+    assert jr.derive(p, records)["a"]["executor"] == "e2"
+
+    records.append(
+        rec("final", "final:a:1", 7, node="a", epoch=1, attempt=2, state=st.SUCCEEDED, output_keys=["result"])
+    )
+    records.append(rec("ready", "ready:b:1", 7, node="b", epoch=1))
+    tasks = jr.derive(p, records)
+    assert tasks["a"]["state"] == st.SUCCEEDED and tasks["a"]["attempts"] == 2
+    assert tasks["b"]["state"] == st.READY
+    assert [h["state"] for h in tasks["a"]["history"]] == ["ready", "running", "retrying", "running", "succeeded"]
+
+
+def test_a_takeover_claim_shows_why_in_the_history() -> None:
+    p = plan()
+    records = [
+        rec("claim", "claim:c:1", 1, node="c", epoch=1, attempt=1, executor="dead", transient=0),
+        rec("claim", "claim:c:2", 9, node="c", epoch=1, attempt=2, executor="e2", transient=1, reason="lease expired"),
+    ]
+    task = jr.derive(p, records)["c"]
+    assert task["state"] == st.RUNNING and task["transient_retries"] == 1
+    assert {"state": "ready", "at": at(9), "reason": "lease expired"} in task["history"]
+
+
+def test_a_retried_run_reads_the_new_epoch_and_counts_attempts_on() -> None:
+    p = plan({"a": (2, 3), "b": (2, 0), "c": (2, 0), "join": (2, 0)}, attempt=2)
+    records = [
+        rec("final", "final:a:1", 1, node="a", epoch=1, attempt=3, state=st.FAILED, error={"message": "x"}),
+        rec("final", "final:b:1", 1, node="b", epoch=1, state=st.UPSTREAM_FAILED),
+    ]
+    tasks = jr.derive(p, records)
+    assert tasks["a"]["state"] == st.PENDING and tasks["a"]["attempts"] == 3  # the old attempts still count
+    assert tasks["b"]["state"] == st.PENDING
+    assert p.waiting("a") == 0 and p.open_sinks() == 1
+
+
+def test_only_upstream_in_the_same_epoch_is_waited_for() -> None:
+    p = plan({"c": (2, 1), "join": (2, 0)}, attempt=2)
+    assert p.waiting("join") == 1  # b succeeded in epoch 1 and is reused
+    assert p.waiting("c") == 0
+
+
+def test_decisions_from_upstream_finals() -> None:
+    p = plan()
+    succeeded = {"state": st.SUCCEEDED, "output_keys": ["result"]}
+    assert jr.decide_from(p, "b", {"a": succeeded}) == st.READY
+    assert jr.decide_from(p, "b", {"a": {"state": st.SUCCEEDED, "output_keys": []}}) == st.SKIPPED
+    assert jr.decide_from(p, "b", {"a": {"state": st.FAILED}}) == st.UPSTREAM_FAILED
+    skipped = {"state": st.SKIPPED}
+    assert jr.decide_from(p, "join", {"b": skipped, "c": succeeded}) == st.READY  # a lenient join
+    assert jr.decide_from(p, "join", {"b": skipped, "c": skipped}) == st.SKIPPED
