@@ -8,6 +8,7 @@ import {
   emptyDoc,
   fromDefinition,
   indexProblems,
+  normalizeDefinition,
   pasteNodes,
   problemsFromDetails,
   removeEdges,
@@ -159,5 +160,18 @@ describe("flowDoc", () => {
     expect(index.byNode.get("python_1")![0].field).toBe("config.code");
     expect(index.byNode.has("query_1")).toBe(true);
     expect(index.general.map((p) => p.field)).toEqual(["params.day.default"]);
+  });
+});
+
+describe("normalizeDefinition", () => {
+  it("spells out the defaults a stored version carries", () => {
+    const mine = toDefinition({ ...emptyDoc("n"), id: "n", nodes: [{ id: "a", type: "noop", config: {}, inputs: {}, position: { x: 0, y: 0 } }], triggers: [{ type: "cron", cron: "@daily" }] });
+    const stored = {
+      ...mine,
+      nodes: [{ id: "a", type: "noop", title: null, config: {}, inputs: {}, retries: 0, retry_backoff_s: 1.0, timeout_s: null, cache: false }],
+      triggers: [{ type: "cron" as const, cron: "@daily", timezone: "UTC", params: {}, enabled: true }],
+    };
+    expect(normalizeDefinition(mine)).toEqual(normalizeDefinition(stored));
+    expect(normalizeDefinition({ ...mine, nodes: [{ ...mine.nodes[0], retries: 2 }] })).not.toEqual(normalizeDefinition(stored));
   });
 });

@@ -448,3 +448,45 @@ export function problemsFromDetails(details: unknown): FlowProblem[] {
       ...(Array.isArray(e.cycle) ? { cycle: e.cycle.map(String) } : {}),
     }));
 }
+
+// -- comparing with stored versions ------------------------------------------------------
+
+const TRIGGER_DEFAULTS: Record<string, Record<string, unknown>> = {
+  cron: { timezone: "UTC", params: {}, enabled: true },
+  webhook: { enabled: true },
+  kafka: { group: null, dedupe_key: null, params: {}, enabled: true },
+};
+
+/**
+ * A definition with every default the server fills in made explicit (as a
+ * stored version has them), so a stored version and the design open now
+ * compare by meaning, not by which defaults each happens to spell out.
+ */
+export function normalizeDefinition(definition: FlowDefinition): FlowDefinition {
+  return {
+    ...definition,
+    description: definition.description ?? "",
+    params: Object.fromEntries(
+      Object.entries(definition.params ?? {}).map(([name, spec]) => [
+        name,
+        { type: spec.type ?? "string", default: spec.default ?? null, required: spec.required ?? false, description: spec.description ?? "" },
+      ]),
+    ),
+    nodes: (definition.nodes ?? []).map((node) => ({
+      id: node.id,
+      type: node.type,
+      title: node.title ?? null,
+      config: node.config ?? {},
+      inputs: node.inputs ?? {},
+      retries: node.retries ?? 0,
+      retry_backoff_s: node.retry_backoff_s ?? 1,
+      timeout_s: node.timeout_s ?? null,
+      cache: node.cache ?? false,
+    })),
+    edges: definition.edges ?? [],
+    triggers: (definition.triggers ?? []).map((trigger) => ({ ...TRIGGER_DEFAULTS[trigger.type], ...trigger }) as Trigger),
+    concurrency: definition.concurrency ?? 16,
+    tags: definition.tags ?? [],
+    ui: definition.ui ?? {},
+  };
+}
