@@ -163,7 +163,7 @@ export async function followEventStream(options: FollowOptions): Promise<FollowR
       } finally {
         parser.end();
       }
-      return final;
+      return options.isFinal ? final : true;
     } finally {
       clearTimeout(watchdog);
       signal.removeEventListener("abort", abort);

@@ -61,9 +61,11 @@ export class SseParser {
     return messages;
   }
 
-  /** The stream ended: an unterminated last message is dropped, as the standard says. */
+  /** The stream ended: an unterminated last message is dropped, as the standard says; the last id is kept. */
   end(): void {
     this.buffer = "";
+    this.started = false;
+    this.pendingCarriageReturn = false;
     this.reset();
   }
 
