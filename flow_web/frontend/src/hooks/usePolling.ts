@@ -1,11 +1,11 @@
 import { useEffect, useRef } from "react";
 
 /**
- * Calls `tick` every `intervalMs` while `active` (and at once when it becomes
- * active), never overlapping: the next call waits for the previous one. Pauses
+ * Calls `tick` every `intervalMs` while `active` (and, unless `immediate` is
+ * false, at once when it becomes active), never overlapping: the next call waits for the previous one. Pauses
  * while the tab is hidden and catches up when it is shown again.
  */
-export function usePolling(tick: (signal: AbortSignal) => Promise<void>, intervalMs: number, active = true): void {
+export function usePolling(tick: (signal: AbortSignal) => Promise<void>, intervalMs: number, active = true, immediate = true): void {
   const latest = useRef(tick);
   latest.current = tick;
   useEffect(() => {
@@ -32,11 +32,12 @@ export function usePolling(tick: (signal: AbortSignal) => Promise<void>, interva
     };
     const onVisible = () => document.visibilityState === "visible" && void run();
     document.addEventListener("visibilitychange", onVisible);
-    void run();
+    if (immediate) void run();
+    else timer = window.setTimeout(() => void run(), intervalMs);
     return () => {
       controller.abort();
       window.clearTimeout(timer);
       document.removeEventListener("visibilitychange", onVisible);
     };
-  }, [intervalMs, active]);
+  }, [intervalMs, active, immediate]);
 }

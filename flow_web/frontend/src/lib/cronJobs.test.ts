@@ -3,6 +3,7 @@ import {
   describeSchedule,
   executionStateClass,
   formFieldOf,
+  fireTimeParts,
   formatDuration,
   formToJobSpec,
   intervalToAmount,
@@ -160,5 +161,13 @@ describe("display", () => {
     expect(responseSummary({ response: null, error: null, misfire: "late" })).toBe("late");
     expect(executionStateClass("missed")).toBe("failed");
     expect(executionStateClass("succeeded")).toBe("succeeded");
+  });
+});
+
+describe("fireTimeParts", () => {
+  it("keeps the schedule's wall time and names its offset", () => {
+    expect(fireTimeParts("2030-01-01T06:00:00+09:00")).toEqual({ wall: "Tue 2030-01-01 06:00", offset: "+09:00" });
+    expect(fireTimeParts("2030-01-05T06:00:30Z")).toEqual({ wall: "Sat 2030-01-05 06:00:30", offset: "UTC" });
+    expect(fireTimeParts("garbage")).toEqual({ wall: "garbage", offset: "" });
   });
 });

@@ -534,3 +534,19 @@ export function executionStateClass(status: ExecutionStatus): string {
   if (status === "claimed") return "queued";
   return status;
 }
+
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/**
+ * A fire time as ecron wrote it (wall time with the schedule's offset), for
+ * people: "Tue 2030-01-01 06:00" and "+09:00". The wall time is read from the
+ * string itself, so it shows in the schedule's zone, not the browser's.
+ */
+export function fireTimeParts(iso: string): { wall: string; offset: string } {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(iso);
+  if (!match) return { wall: iso, offset: "" };
+  const [, year, month, day, hour, minute, second, offset] = match;
+  const weekday = WEEKDAYS[new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDay()];
+  const seconds = second && second !== "00" ? `:${second}` : "";
+  return { wall: `${weekday} ${year}-${month}-${day} ${hour}:${minute}${seconds}`, offset: offset === "Z" || offset === "+00:00" ? "UTC" : (offset ?? "") };
+}

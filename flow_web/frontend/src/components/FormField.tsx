@@ -1,0 +1,57 @@
+import type { ReactNode } from "react";
+
+/** A labelled input with its hint and, when there is one, its error (from the form or the server's 422). */
+export function Field({
+  label,
+  error,
+  hint,
+  className,
+  children,
+}: {
+  label: ReactNode;
+  error?: string | null;
+  hint?: ReactNode;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <label className={`field${error ? " field-invalid" : ""}${className ? ` ${className}` : ""}`}>
+      <span>{label}</span>
+      {children}
+      {error ? <span className="field-error">{error}</span> : hint ? <span className="field-hint">{hint}</span> : null}
+    </label>
+  );
+}
+
+/** Buttons that pick one of a few values (a schedule's kind, an action's type). */
+export function Segmented<T extends string>({
+  value,
+  options,
+  onChange,
+  label,
+  disabled,
+}: {
+  value: T;
+  options: readonly { value: T; label: string }[];
+  onChange: (value: T) => void;
+  label: string;
+  disabled?: boolean;
+}) {
+  return (
+    <div className="segmented" role="radiogroup" aria-label={label}>
+      {options.map((option) => (
+        <button
+          key={option.value}
+          type="button"
+          role="radio"
+          aria-checked={option.value === value}
+          className={option.value === value ? "active" : ""}
+          onClick={() => onChange(option.value)}
+          disabled={disabled}
+        >
+          {option.label}
+        </button>
+      ))}
+    </div>
+  );
+}
