@@ -1,25 +1,39 @@
 import type { ReactNode } from "react";
 
-/** A labelled input with its hint and, when there is one, its error (from the form or the server's 422). */
+/**
+ * A labelled input with its hint and, when there is one, its error (from the
+ * form or the server's 422). `group` draws a labelled group instead of a
+ * <label>, for several inputs (rows of names and values).
+ */
 export function Field({
   label,
   error,
   hint,
   className,
+  group,
   children,
 }: {
   label: ReactNode;
   error?: string | null;
   hint?: ReactNode;
   className?: string;
+  group?: boolean;
   children: ReactNode;
 }) {
-  return (
-    <label className={`field${error ? " field-invalid" : ""}${className ? ` ${className}` : ""}`}>
+  const classes = `field${error ? " field-invalid" : ""}${className ? ` ${className}` : ""}`;
+  const content = (
+    <>
       <span>{label}</span>
       {children}
       {error ? <span className="field-error">{error}</span> : hint ? <span className="field-hint">{hint}</span> : null}
-    </label>
+    </>
+  );
+  return group ? (
+    <div className={classes} role="group" aria-label={typeof label === "string" ? label : undefined}>
+      {content}
+    </div>
+  ) : (
+    <label className={classes}>{content}</label>
   );
 }
 
