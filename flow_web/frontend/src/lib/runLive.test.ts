@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunDetail, TaskRun } from "../api/runs";
-import { applyRunEvent, isFinalEvent, mergeSnapshot, parseRunMessage, type RunEvent, taskOrder } from "./runLive";
+import { applyRunEvent, isFinalEvent, mergeSnapshot, parseRunMessage, retryTargets, type RunEvent, taskOrder } from "./runLive";
 
 function task(node_id: string, extra: Partial<TaskRun> = {}): TaskRun {
   return {
@@ -209,5 +209,19 @@ describe("taskOrder", () => {
   it("puts every task after its upstream tasks", () => {
     const tasks = [task("load", { upstream: ["clean"] }), task("clean", { upstream: ["extract"] }), task("extract"), task("side")];
     expect(taskOrder(tasks)).toEqual(["extract", "side", "clean", "load"]);
+  });
+});
+
+describe("retryTargets", () => {
+  it("is the failed and canceled tasks and everything downstream of them, in order", () => {
+    const tasks = [
+      task("extract", { state: "succeeded" }),
+      task("gate", { state: "failed", upstream: ["extract"] }),
+      task("report", { state: "upstream_failed", upstream: ["gate"] }),
+      task("side", { state: "succeeded", upstream: ["extract"] }),
+      task("after_side", { state: "succeeded", upstream: ["side", "gate"] }),
+    ];
+    expect(retryTargets(tasks)).toEqual(["gate", "report", "after_side"]);
+    expect(retryTargets([task("a", { state: "succeeded" })])).toEqual([]);
   });
 });

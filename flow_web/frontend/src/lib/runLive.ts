@@ -179,3 +179,20 @@ export function taskOrder(tasks: readonly TaskRun[]): string[] {
   }
   return [...order, ...ids.filter((id) => !placed.has(id))];
 }
+
+/** The tasks a retry runs again: the failed, upstream-failed and canceled ones, and everything after them. */
+export function retryTargets(tasks: readonly TaskRun[]): string[] {
+  const downstream = new Map<string, string[]>();
+  for (const task of tasks) for (const up of task.upstream ?? []) downstream.set(up, [...(downstream.get(up) ?? []), task.node_id]);
+  const again = new Set(tasks.filter((task) => ["failed", "upstream_failed", "canceled"].includes(task.state)).map((task) => task.node_id));
+  const todo = [...again];
+  while (todo.length > 0) {
+    for (const next of downstream.get(todo.pop()!) ?? []) {
+      if (!again.has(next)) {
+        again.add(next);
+        todo.push(next);
+      }
+    }
+  }
+  return taskOrder(tasks).filter((id) => again.has(id));
+}

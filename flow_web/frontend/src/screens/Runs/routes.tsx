@@ -1,7 +1,10 @@
 import type { RouteObject } from "react-router";
-import { RunsScreen } from "./RunsScreen";
+import { RunDetailScreen } from "./RunDetailScreen";
+import { RunsListScreen } from "./RunsListScreen";
+import { StartRunScreen } from "./StartRunScreen";
 
 export const runsRoutes: RouteObject[] = [
-  { path: "runs", element: <RunsScreen /> },
-  { path: "runs/:runId", element: <RunsScreen /> },
+  { path: "runs", element: <RunsListScreen /> },
+  { path: "runs/new", element: <StartRunScreen /> },
+  { path: "runs/:runId", element: <RunDetailScreen /> },
 ];
