@@ -34,6 +34,8 @@ import contextvars
 import hashlib
 import json
 import logging
+import random
+import secrets
 import signal
 import threading
 import time
@@ -55,7 +57,7 @@ from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
 from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
-from flow_automation.engine.runs import Claim, RunEngine, executor_id, now_utc, record, retry_delay, task_event
+from flow_automation.engine.runs import QUEUE, Claim, RunEngine, executor_id, now_utc, record, retry_delay, task_event
 from flow_automation.flows.store import FlowStore
 from flow_automation.node_services import ExecutorServices
 from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get_node_type
@@ -65,6 +67,8 @@ log = logging.getLogger("dataflow.executor")
 PARAMS_CACHE_SIZE = 1000
 #: Outputs of tasks this executor ended lately, kept for the tasks it hands off to (no read back).
 RECENT_OUTPUTS = 256
+#: A claim trusts a run's state (running, not canceled) looked up this long ago.
+RUN_CHECK_S = 1.0
 #: How often running runs are checked for work a dead process left half done.
 HEAL_INTERVAL_S = 15.0
 #: Due tasks looked at per claim: when another executor wins one, the next is tried.
@@ -153,6 +157,7 @@ class Executor:
         self._workers: set[asyncio.Task[None]] = set()
         self._params_cache: dict[str, dict[str, Any]] = {}
         self._recent_outputs: dict[str, dict[str, Any]] = {}
+        self._run_checks: dict[str, tuple[float, int | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -275,42 +280,70 @@ class Executor:
                 self._spawn(claim)
 
     async def _claim(self, free: int) -> list[Claim]:
-        """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record."""
+        """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record.
+
+        Entries hold several tasks. Executors read the same head of the
+        queue, so each takes random entries from it and seldom collides with
+        the others; tasks of a taken entry beyond the free slots go back in a
+        new entry.
+        """
         moment = now_utc()
         entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
-        due = sorted((entry for entry in entries if entry["due"] <= moment), key=lambda entry: entry["due"])[:free]
-        if not due:
-            return []
-        by_run: dict[str, list[dict[str, Any]]] = {}
+        due = [entry for entry in entries if entry["due"] <= moment]
+        random.shuffle(due)
+        taken: list[dict[str, Any]] = []
+        wanted: dict[str, list[dict[str, Any]]] = {}
+        leftover: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for entry in due:
-            by_run.setdefault(entry["run_id"], []).append(entry)
+            if free <= 0:
+                break
+            tasks = entry.get("tasks") or []
+            taken.append(entry)
+            wanted.setdefault(entry["run_id"], []).extend(tasks[:free])
+            if len(tasks) > free:
+                leftover.append((entry, tasks[free:]))
+            free -= len(tasks)
+        if not taken:
+            return []
         claims: list[Claim] = []
-        for run_id, run_entries in by_run.items():
-            claims += await self._claim_in_run(run_id, run_entries)
-        await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in due]}})
+        for run_id, tasks in wanted.items():
+            run_attempt = max(int(entry.get("run_attempt", 1)) for entry in taken if entry["run_id"] == run_id)
+            claims += await self._claim_in_run(run_id, run_attempt, tasks)
+        if leftover:
+            await self.engine.writer.insert(
+                QUEUE,
+                [{**entry, "_id": f"{entry['_id']}~{secrets.token_hex(3)}", "tasks": rest} for entry, rest in leftover],
+            )
+        await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in taken]}})
         return claims
 
-    async def _claim_in_run(self, run_id: str, entries: list[dict[str, Any]]) -> list[Claim]:
-        run = await self.engine.runs.find_one({"_id": run_id}, {"state": 1, "attempt": 1, "cancel_requested": 1})
-        if run is None or run["state"] != st.RUNNING:
+    async def _claim_in_run(self, run_id: str, run_attempt: int, tasks: list[dict[str, Any]]) -> list[Claim]:
+        attempt = await self._running_attempt(run_id)
+        if attempt is None:
             return []  # ended (canceled) since its tasks were queued
-        plan = await self.engine.plan(run_id, int(run.get("attempt", 1)))
+        plan = await self.engine.plan(run_id, max(attempt, run_attempt))
         candidates = [
-            Claim(
-                plan,
-                entry["node"],
-                int(entry["attempt"]),
-                int(entry["epoch"]),
-                transient=int(entry.get("transient", 0)),
-            )
-            for entry in entries
-            if entry["node"] in plan.tasks and int(entry["epoch"]) == plan.epoch(entry["node"])
+            Claim(plan, task["node"], int(task["attempt"]), int(task["epoch"]), transient=int(task.get("transient", 0)))
+            for task in tasks
+            if task["node"] in plan.tasks and int(task["epoch"]) == plan.epoch(task["node"])
         ]
         won = await self.engine.record(run_id, [claim.claim_record(self.id) for claim in candidates])
         claims = [claim for claim, inserted in zip(candidates, won, strict=True) if inserted]
         for claim in claims:
             self.events.emit(task_event(plan, claim.node, st.RUNNING, claim.attempt, executor=self.id))
         return claims
+
+    async def _running_attempt(self, run_id: str) -> int | None:
+        """The run's attempt while it runs and is not being canceled (looked up at most once a second)."""
+        checked = self._run_checks.get(run_id)
+        if checked is None or time.monotonic() - checked[0] > RUN_CHECK_S:
+            run = await self.engine.runs.find_one({"_id": run_id}, {"state": 1, "attempt": 1, "cancel_requested": 1})
+            running = run is not None and run["state"] == st.RUNNING and not run.get("cancel_requested")
+            checked = (time.monotonic(), int(run.get("attempt", 1)) if running and run else None)
+            if len(self._run_checks) > PARAMS_CACHE_SIZE:
+                self._run_checks.clear()
+            self._run_checks[run_id] = checked
+        return checked[1]
 
     def _spawn(self, claim: Claim) -> None:
         running = RunningTask(claim)

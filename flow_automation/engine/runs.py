@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 RUNS, DEDUPE, CACHE = "runs", "run_dedupe", "node_cache"
 QUEUE, EXECUTORS, SLOTS = "task_queue", "executors", "flow_slots"
 MAX_BACKFILL_RUNS = 1000
+#: Tasks per queue entry (an executor's default number of slots).
+QUEUE_CHUNK = 8
 MAX_RETRY_DELAY_S = 3600.0
 #: A slot held this long by a run that is still queued was taken by a process that died before starting it.
 SLOT_START_GRACE_S = 60.0
@@ -154,7 +156,7 @@ class Settled:
 
     handoff: Claim | None = None
     enqueue: list[tuple[str, int]] = field(default_factory=list)  # (node, attempt)
-    ended_sinks: int = 0
+    sink_tickets: list[int] = field(default_factory=list)  # the run-end tickets taken for sinks that ended
 
 
 class RunEngine:
@@ -172,6 +174,8 @@ class RunEngine:
         self.writer = InsertBatcher(db)
         self._plans: OrderedDict[str, jr.RunPlan] = OrderedDict()
         self._ticket_hints: dict[str, int] = {}
+        self._ticket_waiters: dict[str, list[tuple[dict[str, Any], asyncio.Future[int]]]] = {}
+        self._ticket_draining: set[str] = set()
 
     async def ensure_indexes(self) -> None:
         await self.runs.create_index([("flow_id", ASCENDING), ("state", ASCENDING)])
@@ -338,25 +342,35 @@ class RunEngine:
         await self._after(plan, settled)
 
     async def enqueue(
-        self, plan: jr.RunPlan, tasks: list[tuple[str, int]], due: datetime | None = None, **extra: Any
+        self, plan: jr.RunPlan, tasks: list[tuple[str, int]], due: datetime | None = None, *, transient: int = 0
     ) -> None:
-        """Put (node, attempt) pairs on the claim queue (``task_queue``, kept small: claimed entries leave it)."""
+        """Put (node, attempt) pairs on the claim queue, ``QUEUE_CHUNK`` tasks to an entry.
+
+        The queue is kept small because every delete scans it (FerretDB): a
+        fan-out of a thousand tasks is 125 entries, and claiming eight tasks
+        deletes one. A task queued twice (healing) is harmless: its claim
+        record is taken once.
+        """
         if not tasks:
             return
         moment = due or now_utc()
-        entries = [
-            {
-                "_id": f"{plan.run_id}:{node}:{attempt}",
-                "run_id": plan.run_id,
-                "node": node,
-                "epoch": plan.epoch(node),
-                "run_attempt": plan.attempt,
-                "attempt": attempt,
-                "due": moment,
-                **extra,
-            }
-            for node, attempt in tasks
-        ]
+        entries = []
+        for start in range(0, len(tasks), QUEUE_CHUNK):
+            chunk = tasks[start : start + QUEUE_CHUNK]
+            first, attempt = chunk[0]
+            entries.append(
+                {
+                    "_id": f"{plan.run_id}:{first}:{attempt}:{len(chunk)}",
+                    "run_id": plan.run_id,
+                    "run_attempt": plan.attempt,
+                    "due": moment,
+                    # (FerretDB stores no nested arrays: one small document per task.)
+                    "tasks": [
+                        {"node": node, "epoch": plan.epoch(node), "attempt": attempt, "transient": transient}
+                        for node, attempt in chunk
+                    ],
+                }
+            )
         await self.writer.insert(QUEUE, entries)  # an entry already queued stays as it is
 
     async def reconcile_slots(self) -> None:
@@ -427,6 +441,8 @@ class RunEngine:
         documents = [final] + [self._ready_record(plan, target) for target in ready]
         if handoff is not None:
             documents.append(handoff.claim_record(handoff_owner or ""))
+        arrivals = await self._arrivals(claim, decisions, final)
+        documents += [ticket for _, _, ticket in arrivals]
         events = [task_event(plan, node, final["state"], claim.attempt, **_event_extra(final))]
         events += [task_event(plan, target, st.READY, 0) for target in ready]
         if handoff is not None:
@@ -435,7 +451,8 @@ class RunEngine:
             self.events.emit(event)
         won = await self.record(plan.run_id, documents)
         won_ready = {target for target, inserted in zip(ready, won[1 : 1 + len(ready)], strict=True) if inserted}
-        won_handoff = handoff is not None and won[-1]
+        won_handoff = handoff is not None and won[1 + len(ready)]
+        won_tickets = won[len(won) - len(arrivals) :]
         settled = Settled()
         if not won[0]:
             # Another attempt of this task ended first (this one's lease had run out): its end stands.
@@ -445,11 +462,14 @@ class RunEngine:
         else:
             terminal = {target: decision for target, decision in decisions.items() if decision != st.READY}
             await self._decide(plan, list(terminal), {}, settled, decided=terminal)
-            for link in claim.spec.downstream:
-                if link.node not in decisions:
-                    await self._arrive(plan, link.node, node, final["state"], settled)
-            if not claim.spec.downstream:
-                settled.ended_sinks += 1
+            for (target, prefix, ticket), inserted in zip(arrivals, won_tickets, strict=True):
+                number = ticket["number"]
+                if not inserted:
+                    number = await self.take_ticket(plan.run_id, prefix, upstream=node, state=final["state"])
+                if target is None:
+                    settled.sink_tickets.append(number)
+                else:
+                    await self._joined(plan, target, number, settled)
         if won_handoff and handoff is not None and decisions.get(handoff.node) == st.READY:
             settled.handoff = handoff
         for target in won_ready:
@@ -457,6 +477,30 @@ class RunEngine:
                 settled.enqueue.append((target, plan.base_attempts(target) + 1))
         await self._after(plan, settled)
         return bool(won[0]), settled.handoff
+
+    async def _arrivals(
+        self, claim: Claim, decisions: dict[str, str], final: dict[str, Any]
+    ) -> list[tuple[str | None, str, dict[str, Any]]]:
+        """(join or None for the run's end, ticket prefix, ticket record) for each arrival this end makes.
+
+        They ride in the batch of the final record, numbered from where this
+        process got to; a number someone else took is retried after it.
+        """
+        plan = claim.plan
+        wanted: list[tuple[str | None, str]] = [
+            (link.node, jr.ticket_prefix(link.node, plan.epoch(link.node)))
+            for link in claim.spec.downstream
+            if link.node not in decisions
+        ]
+        if not claim.spec.downstream:
+            wanted.append((None, jr.sinks_prefix(plan.attempt)))
+        arrivals = []
+        for target, prefix in wanted:
+            key = await self._ticket_key(plan.run_id, prefix)
+            arrivals.append(
+                (target, prefix, self._ticket_record(key, prefix, upstream=claim.node, state=final["state"]))
+            )
+        return arrivals
 
     def _ready_record(self, plan: jr.RunPlan, node: str) -> dict[str, Any]:
         return record("ready", jr.ready_id(node, plan.epoch(node)), node=node, epoch=plan.epoch(node))
@@ -478,13 +522,24 @@ class RunEngine:
 
     async def _arrive(self, plan: jr.RunPlan, target: str, upstream: str, state: str, settled: Settled) -> None:
         """An upstream of the join ``target`` ended: take a ticket; the last arrival decides the join."""
-        waiting = plan.waiting(target)
         number = await self.take_ticket(
             plan.run_id, jr.ticket_prefix(target, plan.epoch(target)), upstream=upstream, state=state
         )
-        if number != waiting:
+        await self._joined(plan, target, number, settled)
+
+    async def _joined(self, plan: jr.RunPlan, target: str, number: int, settled: Settled) -> None:
+        """Decide the join ``target`` if ``number`` is its last ticket and every upstream has indeed ended.
+
+        Tickets can over-count (an attempt whose end lost to another attempt's
+        end still took one), never under-count; so the holder of the last
+        number checks the upstream ends, and a later number checks again.
+        """
+        if number < plan.waiting(target):
             return
-        await self._decide(plan, [target], {}, settled)
+        deps = list(plan.tasks[target].deps)
+        finals = await self.finals(plan, deps)
+        if len(finals) == len(deps):
+            await self._decide(plan, [target], finals, settled)
 
     async def _decide(
         self,
@@ -531,7 +586,7 @@ class RunEngine:
                     continue
                 spec = plan.tasks[node]
                 if not spec.downstream:
-                    settled.ended_sinks += 1
+                    settled.sink_tickets.append(await self.take_ticket(plan.run_id, jr.sinks_prefix(plan.attempt)))
                 final = {"state": decided[node], "output_keys": []}
                 for link in spec.downstream:
                     if plan.waiting(link.node) <= 1:
@@ -545,12 +600,9 @@ class RunEngine:
         if settled.enqueue:
             await self.events.flush_async()
             await self.enqueue(plan, settled.enqueue)
-        if settled.ended_sinks:
-            await self.events.flush_async()
-        for _ in range(settled.ended_sinks):
-            number = await self.take_ticket(plan.run_id, jr.sinks_prefix(plan.attempt))
-            if number >= plan.open_sinks():
-                await self.finalize(plan.run_id)
+        if any(number >= plan.open_sinks() for number in settled.sink_tickets):
+            # The last sink ended (tickets may over-count; finalize checks every task).
+            await self.finalize(plan.run_id)
 
     async def take_ticket(self, run_id: str, prefix: str, **fields: Any) -> int:
         """The lowest free ``<prefix>:<n>``, inserted; numbers come out gap-free across all processes.
@@ -558,30 +610,70 @@ class RunEngine:
         This process remembers where it got to, and the first time it looks
         for where the others got to (an exponential then binary search by
         ``_id``): every number below what it tries is known taken, which keeps
-        the numbers gap-free.
+        the numbers gap-free. Concurrent arrivals at the same prefix in this
+        process go together: one batch of inserts, and one search when other
+        processes took some of the numbers.
         """
+        key = await self._ticket_key(run_id, prefix)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._ticket_waiters.setdefault(key, []).append((fields, future))
+        if key not in self._ticket_draining:
+            self._ticket_draining.add(key)
+            asyncio.get_running_loop().create_task(self._dispense(run_id, prefix, key))
+        return await future
+
+    async def _dispense(self, run_id: str, prefix: str, key: str) -> None:
+        try:
+            while self._ticket_waiters.get(key):
+                waiters = self._ticket_waiters.pop(key)
+                try:
+                    while waiters:
+                        tickets = [self._ticket_record(key, prefix, **fields) for fields, _ in waiters]
+                        won = await self.record(run_id, tickets)
+                        for ticket, (_, future), inserted in zip(tickets, waiters, won, strict=True):
+                            if inserted and not future.done():
+                                future.set_result(int(ticket["number"]))
+                        lost = [ticket["number"] for ticket, inserted in zip(tickets, won, strict=True) if not inserted]
+                        waiters = [waiter for waiter, inserted in zip(waiters, won, strict=True) if not inserted]
+                        if waiters:
+                            # Others got further: find where, instead of trying their numbers one by one.
+                            after = await self._first_free(run_id, prefix, max(lost) + 1)
+                            self._ticket_hints[key] = max(self._ticket_hints[key], after)
+                except Exception as exc:  # noqa: BLE001 - handed to the callers waiting for these tickets
+                    for _, future in waiters:
+                        if not future.done():
+                            future.set_exception(exc)
+        finally:
+            self._ticket_draining.discard(key)
+
+    async def _ticket_key(self, run_id: str, prefix: str) -> str:
         key = f"{run_id}/{prefix}"
         if key not in self._ticket_hints:
             if len(self._ticket_hints) > 10_000:
                 self._ticket_hints.clear()
-            self._ticket_hints[key] = await self._first_free(run_id, prefix)
-        while True:
-            number = self._ticket_hints[key]
-            self._ticket_hints[key] = number + 1
-            if (await self.record(run_id, [record("ticket", f"{prefix}:{number}", number=number, **fields)]))[0]:
-                return number
+            first = await self._first_free(run_id, prefix)
+            self._ticket_hints.setdefault(key, first)
+        return key
 
-    async def _first_free(self, run_id: str, prefix: str) -> int:
+    def _ticket_record(self, key: str, prefix: str, **fields: Any) -> dict[str, Any]:
+        """The next ticket this process tries for ``prefix`` (numbers are reserved here, never tried twice)."""
+        number = self._ticket_hints[key]
+        self._ticket_hints[key] = number + 1
+        return record("ticket", f"{prefix}:{number}", number=number, **fields)
+
+    async def _first_free(self, run_id: str, prefix: str, start: int = 1) -> int:
+        """The first ``<prefix>:<n>`` not taken, n >= ``start``: a galloping, then binary, search by ``_id``."""
         journal = self.journal(run_id)
 
         async def taken(number: int) -> bool:
             return await journal.find_one({"_id": f"{prefix}:{number}"}, {"_id": 1}) is not None
 
-        if not await taken(1):
-            return 1
-        low, high = 1, 2
-        while await taken(high):
-            low, high = high, high * 2
+        if not await taken(start):
+            return start
+        low, step = start, 1
+        while await taken(start + step):
+            low, step = start + step, step * 2
+        high = start + step
         while high - low > 1:
             middle = (low + high) // 2
             if await taken(middle):
