@@ -582,3 +582,118 @@ def test_a_run_whose_starter_died_is_started_by_another(api, platform, world) ->
     )
     assert wait_run(api, first)["state"] == "succeeded"
     assert wait_run(api, second)["state"] == "succeeded"
+
+
+def crashed_run(api, platform, nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> tuple[str, Any]:
+    """A run as a process that died mid-step leaves it: its document and journal written by hand."""
+    flow_id = save(api, {"id": unique("crash"), "name": "crash", "nodes": nodes, "edges": edges})
+    definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
+    run_id = uuid.uuid4().hex[:24]
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    db = platform.mongo_db()
+    db.runs.insert_one(
+        {
+            "_id": run_id,
+            "flow_id": flow_id,
+            "version": 1,
+            "state": "running",
+            "params": {},
+            "trigger": {"type": "manual"},
+            "created_at": long_ago,
+            "started_at": long_ago,
+            "finished_at": None,
+            "attempt": 1,
+            "epochs": {},
+            "parent": None,
+            "concurrency": 1,
+            "cancel_requested": False,
+            "slot": None,
+            "definition": definition,
+            "events": {"partition": 0, "offset": 0},
+        }
+    )
+    return run_id, db[f"journal.{run_id}"]
+
+
+def test_a_decision_left_by_a_dead_process_is_finished_by_healing(api, platform) -> None:
+    run_id, journal = crashed_run(
+        api, platform, [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop"}], [{"from": "a", "to": "b"}]
+    )
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    # "a" ended, and its executor died before deciding "b".
+    journal.insert_many(
+        [
+            {"_id": "start:1", "kind": "guard", "at": long_ago},
+            {"_id": "ready:a:1", "kind": "ready", "node": "a", "epoch": 1, "at": long_ago},
+            {
+                "_id": "claim:a:1",
+                "kind": "claim",
+                "node": "a",
+                "epoch": 1,
+                "attempt": 1,
+                "executor": "gone",
+                "at": long_ago,
+            },
+            {
+                "_id": "final:a:1",
+                "kind": "final",
+                "node": "a",
+                "epoch": 1,
+                "attempt": 1,
+                "state": "succeeded",
+                "output_keys": [],
+                "outputs": {},
+                "at": long_ago,
+            },
+        ]
+    )
+    run = wait_run(api, run_id, timeout=60)
+    assert run["state"] == "succeeded", tasks_of(run)
+    assert tasks_of(run)["b"]["attempts"] == 1
+
+
+def test_an_attempt_held_by_a_vanished_executor_is_taken_over(api, platform) -> None:
+    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    journal.insert_many(
+        [
+            {"_id": "start:1", "kind": "guard", "at": long_ago},
+            {"_id": "ready:only:1", "kind": "ready", "node": "only", "epoch": 1, "at": long_ago},
+            {
+                "_id": "claim:only:1",
+                "kind": "claim",
+                "node": "only",
+                "epoch": 1,
+                "attempt": 1,
+                "executor": "gone",
+                "at": long_ago,
+            },
+        ]
+    )
+    run = wait_run(api, run_id, timeout=60)
+    task = tasks_of(run)["only"]
+    assert run["state"] == "succeeded" and task["attempts"] == 2
+    assert any(h.get("reason", "").startswith("lease expired: executor gone") for h in task["history"])
+
+
+def test_a_run_whose_closer_died_is_closed_by_healing(api, platform) -> None:
+    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    journal.insert_many(
+        [
+            {"_id": "start:1", "kind": "guard", "at": long_ago},
+            {
+                "_id": "claim:only:1",
+                "kind": "claim",
+                "node": "only",
+                "epoch": 1,
+                "attempt": 1,
+                "executor": "gone",
+                "at": long_ago,
+            },
+            {"_id": "final:only:1", "kind": "final", "node": "only", "epoch": 1, "state": "failed", "at": long_ago},
+            {"_id": "end:1", "kind": "guard", "state": "failed", "task_counts": {"failed": 1}, "at": long_ago},
+        ]
+    )
+    run = wait_run(api, run_id, timeout=60)
+    assert run["state"] == "failed" and run["task_counts"] == {"failed": 1}
