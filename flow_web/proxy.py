@@ -252,6 +252,10 @@ class ProxyHandler(BaseHandler):
             await self._end_body()
         try:
             response = await self._upstream
+        except asyncio.CancelledError:
+            if self._client_gone:
+                return  # the browser went away before the service answered: nobody to answer
+            raise
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise BadGateway(self.service, self.upstream_base, "connection timed out") from exc
@@ -284,7 +288,11 @@ class ProxyHandler(BaseHandler):
                 await self.flush()
         except tornado.iostream.StreamClosedError:
             self._client_gone = True
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.StreamError, asyncio.CancelledError) as exc:
+            if self._client_gone:
+                return  # closing the service's stream after the browser left ends the read this way
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             # The status line has gone out; all that is left is to end the response early.
             log.warning("%s broke off its response to %s: %s", self.service, self.request.path, exc)
             self._client_gone = True

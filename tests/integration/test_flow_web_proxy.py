@@ -9,7 +9,9 @@ service that is down is a JSON 502, an unknown one a JSON 404.
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -229,6 +231,35 @@ def test_a_service_that_is_down_is_a_json_502(platform: Platform, built_bundle: 
     # The other services are still reachable through the same flow_web.
     alive = httpx.get(f"{service.url}/api/coderunner/api/v1/whoami", headers=bearer(platform), timeout=30)
     assert alive.status_code == 200
+
+
+def test_a_browser_that_leaves_before_the_answer_ends_the_call_quietly(platform: Platform) -> None:
+    """The browser aborts (a navigation, an AbortController) while the service still works: no error."""
+    request_id = unique("abort")
+    body = json.dumps({"code": "total = 0\nfor i in range(3000000):\n    total += i\nresult = total", "inputs": {}})
+    head = (
+        "POST /api/coderunner/api/v1/execute HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n"
+        f"Authorization: Bearer {platform.token('code:execute')}\r\n"
+        f"X-Request-ID: {request_id}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    flow_web = platform.services["flow_web"]
+    with socket.create_connection(("127.0.0.1", flow_web.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body.encode())
+    wait_until(
+        lambda: any(
+            line.get("request_id") == request_id and line.get("logger") == "dataflow.access"
+            for line in flow_web.log_lines()
+        ),
+        timeout=30,
+        message="flow_web to end the aborted call",
+    )
+    problems = [
+        line for line in flow_web.log_lines() if line.get("request_id") == request_id and line.get("level") == "error"
+    ]
+    assert not problems, problems
 
 
 # -- event streams ---------------------------------------------------------------------------
