@@ -16,7 +16,7 @@ help:
 	@echo "make up       install, start the servers and every service, print the URLs"
 	@echo "make down     stop the services, then the servers"
 	@echo "make status   what is running"
-	@echo "make test     install, start the servers, run the web UI's unit tests, tests/unit and tests/integration"
+	@echo "make test     install, start the servers, run the web UI's unit tests, tests/unit, tests/integration and tests/e2e (Chromium)"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make fmt      ruff format and ruff check --fix"
 	@echo "make bench    every benchmark in bench/, or one with BENCH=<name>"
@@ -49,7 +49,7 @@ status:
 test: install
 	@bash scripts/servers.sh start
 	@bash scripts/frontend.sh test
-	$(PYTHON) -m pytest tests/unit tests/integration
+	$(PYTHON) -m pytest tests/unit tests/integration tests/e2e
 
 test-unit:
 	$(PYTHON) -m pytest tests/unit

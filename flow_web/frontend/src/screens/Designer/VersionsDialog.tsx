@@ -95,9 +95,9 @@ export function VersionsDialog({ flowId, current, canRestore, onRestore, onClose
                 ) : (
                   <p className="muted">The first version.</p>
                 )}
-                <h3>Compared with the design open now</h3>
+                <h3>Restoring it would change the design open now</h3>
                 <DiffLines
-                  lines={describeDiff(diffDefinitions(normalizeDefinition(detail.version.definition), normalizeDefinition(toDefinition(current))))}
+                  lines={describeDiff(diffDefinitions(normalizeDefinition(toDefinition(current)), normalizeDefinition(detail.version.definition)))}
                   empty="The design open now is this version."
                 />
                 {canRestore && (
