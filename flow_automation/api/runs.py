@@ -112,12 +112,7 @@ class RunsHandler(ApiHandler):
             selector["state"] = query.state
         if query.cursor:
             selector["_id"] = {"$lt": decode_cursor(query.cursor)}
-        runs = (
-            await self.application.engine.runs.find(selector, {"definition": 0})
-            .sort("_id", -1)
-            .limit(query.limit + 1)
-            .to_list()
-        )
+        runs = await self.application.engine.runs.find(selector).sort("_id", -1).limit(query.limit + 1).to_list()
         next_cursor = encode_cursor(runs[query.limit - 1]["_id"]) if len(runs) > query.limit else None
         return {"items": [run_view(run) for run in runs[: query.limit]], "next_cursor": next_cursor}
 

@@ -132,8 +132,8 @@ class RunPlan:
         return sum(1 for node in self.sinks() if self.epoch(node) == self.attempt)
 
     @classmethod
-    def of_run(cls, run: dict[str, Any]) -> RunPlan:
-        flow = FlowDefinition.model_validate(run["definition"])
+    def of_run(cls, run: dict[str, Any], definition: dict[str, Any]) -> RunPlan:
+        flow = FlowDefinition.model_validate(definition)
         epochs = {node: (int(value[0]), int(value[1])) for node, value in (run.get("epochs") or {}).items()}
         return cls(run["_id"], run["flow_id"], int(run.get("attempt", 1)), build_specs(flow), epochs)
 

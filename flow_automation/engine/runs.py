@@ -1,7 +1,7 @@
 """Runs and their tasks: creation, the state machine, cancel, retry, backfill, healing.
 
-A run is one document in ``runs`` (its params, a snapshot of the flow
-definition it runs, its state) and a journal: the insert-only collection
+A run is one document in ``runs`` (its params and state; the flow
+definition it runs is kept in ``run_definitions``) and a journal: the insert-only collection
 ``journal.<run_id>`` from which every task's state is derived (see
 :mod:`flow_automation.engine.journal` for its records and why it is
 insert-only). Every decision several processes may race for is a record
@@ -58,13 +58,13 @@ from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
 from flow_automation.engine.batching import InsertBatcher
 from flow_automation.engine.events import EventPublisher, run_event
-from flow_automation.flows.model import resolve_params
+from flow_automation.flows.model import FlowDefinition, resolve_params
 from flow_automation.flows.schedule import cron_trigger, slots
-from flow_automation.flows.store import FlowStore
+from flow_automation.flows.store import FlowStore, definition_hash
 
 log = logging.getLogger(__name__)
 
-RUNS, DEDUPE, CACHE = "runs", "run_dedupe", "node_cache"
+RUNS, DEFINITIONS, DEDUPE, CACHE = "runs", "run_definitions", "run_dedupe", "node_cache"
 QUEUE, EXECUTORS, SLOTS = "task_queue", "executors", "flow_slots"
 MAX_BACKFILL_RUNS = 1000
 #: Tasks per queue entry (an executor's default number of slots).
@@ -172,7 +172,9 @@ class RunEngine:
         self.dedupe = db[DEDUPE]
         self.cache = db[CACHE]
         self.writer = InsertBatcher(db)
+        self.definitions = db[DEFINITIONS]
         self._plans: OrderedDict[str, jr.RunPlan] = OrderedDict()
+        self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._ticket_hints: dict[str, int] = {}
         self._ticket_waiters: dict[str, list[tuple[dict[str, Any], asyncio.Future[int]]]] = {}
         self._ticket_draining: set[str] = set()
@@ -198,14 +200,26 @@ class RunEngine:
         if cached is not None and cached.attempt >= attempt:
             self._plans.move_to_end(run_id)
             return cached
-        run = await self.runs.find_one({"_id": run_id}, {"definition": 1, "flow_id": 1, "attempt": 1, "epochs": 1})
+        run = await self.runs.find_one({"_id": run_id}, {"definition_id": 1, "flow_id": 1, "attempt": 1, "epochs": 1})
         if run is None:
             raise NotFound("run", run_id)
-        plan = jr.RunPlan.of_run(run)
+        plan = jr.RunPlan.of_run(run, await self._definition(run["definition_id"]))
         self._plans[run_id] = plan
         while len(self._plans) > PLAN_CACHE_SIZE:
             self._plans.popitem(last=False)
         return plan
+
+    async def _definition(self, definition_id: str) -> dict[str, Any]:
+        """A run's flow definition, kept apart from the run (runs are listed often; definitions can be large)."""
+        cached = self._definitions.get(definition_id)
+        if cached is None:
+            doc = await self.definitions.find_one({"_id": definition_id})
+            if doc is None:
+                raise NotFound("run definition", definition_id)
+            cached = self._definitions[definition_id] = doc["definition"]
+            while len(self._definitions) > PLAN_CACHE_SIZE:
+                self._definitions.popitem(last=False)
+        return cached
 
     async def records(self, run_id: str, *, heavy: bool = False) -> list[dict[str, Any]]:
         return await self.journal(run_id).find({}, None if heavy else HEAVY_FIELDS).to_list()
@@ -285,13 +299,26 @@ class RunEngine:
             "slot": None,
             "dedupe_key": dedupe_key,
             "node_count": len(flow.nodes),
-            "definition": flow.model_dump(mode="json", by_alias=True),
+            "definition_id": await self._keep_definition(flow_id, version_number, flow),
         }
         partition, offset = await self.events.publish_async(run_event(run, st.QUEUED, version=version_number))
         run["events"] = {"partition": partition, "offset": offset}
         await self.runs.insert_one(run)
         await self.start_queued(flow_id, flow.concurrency)
         return await self.runs.find_one({"_id": run_id}) or run, True
+
+    async def _keep_definition(self, flow_id: str, version: int, flow: FlowDefinition) -> str:
+        """Store the definition a run executes (once per flow version), apart from the flow's own versions.
+
+        A run must outlive its flow: a deleted flow's runs still show their tasks.
+        """
+        definition = flow.model_dump(mode="json", by_alias=True)
+        definition_id = f"{flow_id}:{version}:{definition_hash(definition)[:16]}"
+        if definition_id not in self._definitions:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.definitions.insert_one({"_id": definition_id, "definition": definition, "at": now_utc()})
+            self._definitions[definition_id] = definition
+        return definition_id
 
     async def start_queued(self, flow_id: str, limit: int | None = None) -> int:
         """Start queued runs of ``flow_id`` while it has free slots; returns how many started."""
@@ -686,7 +713,7 @@ class RunEngine:
 
     async def finalize(self, run_id: str) -> bool:
         """End the run if every task is terminal; returns whether this call ended it."""
-        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
+        run = await self.runs.find_one({"_id": run_id})
         if run is None or run["state"] in st.RUN_TERMINAL:
             return False
         plan = await self.plan(run_id, int(run.get("attempt", 1)))
@@ -732,7 +759,7 @@ class RunEngine:
         the same step is not raced for nothing (and if it is, the unique
         records decide).
         """
-        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
+        run = await self.runs.find_one({"_id": run_id})
         if run is None or run["state"] != st.RUNNING:
             return []
         plan = await self.plan(run_id, int(run.get("attempt", 1)))
@@ -779,7 +806,7 @@ class RunEngine:
     # -- cancel and retry --------------------------------------------------------------
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
-        run = await self.runs.find_one({"_id": run_id}, {"definition": 0})
+        run = await self.runs.find_one({"_id": run_id})
         if run is None:
             raise NotFound("run", run_id)
         return run

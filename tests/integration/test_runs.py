@@ -591,6 +591,7 @@ def crashed_run(api, platform, nodes: list[dict[str, Any]], edges: list[dict[str
     run_id = uuid.uuid4().hex[:24]
     long_ago = datetime.now(UTC) - timedelta(minutes=2)
     db = platform.mongo_db()
+    db.run_definitions.insert_one({"_id": f"{run_id}-definition", "definition": definition})
     db.runs.insert_one(
         {
             "_id": run_id,
@@ -608,7 +609,7 @@ def crashed_run(api, platform, nodes: list[dict[str, Any]], edges: list[dict[str
             "concurrency": 1,
             "cancel_requested": False,
             "slot": None,
-            "definition": definition,
+            "definition_id": f"{run_id}-definition",
             "events": {"partition": 0, "offset": 0},
         }
     )

@@ -21,19 +21,19 @@ def plan(epochs: dict[str, tuple[int, int]] | None = None, attempt: int = 1) -> 
         "flow_id": "f",
         "attempt": attempt,
         "epochs": {node: list(value) for node, value in (epochs or {}).items()},
-        "definition": {
-            "id": "f",
-            "name": "f",
-            "nodes": [
-                {"id": "a", "type": "python", "config": {"code": "result = 1"}, "retries": 2},
-                {"id": "b", "type": "noop", "inputs": {"x": "a.result"}},
-                {"id": "c", "type": "noop"},
-                {"id": "join", "type": "noop"},
-            ],
-            "edges": [{"from": "a", "to": "c"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"}],
-        },
     }
-    return jr.RunPlan.of_run(run)
+    definition = {
+        "id": "f",
+        "name": "f",
+        "nodes": [
+            {"id": "a", "type": "python", "config": {"code": "result = 1"}, "retries": 2},
+            {"id": "b", "type": "noop", "inputs": {"x": "a.result"}},
+            {"id": "c", "type": "noop"},
+            {"id": "join", "type": "noop"},
+        ],
+        "edges": [{"from": "a", "to": "c"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"}],
+    }
+    return jr.RunPlan.of_run(run, definition)
 
 
 def rec(kind: str, record_id: str, seconds: float, **fields: Any) -> dict[str, Any]:
