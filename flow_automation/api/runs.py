@@ -11,6 +11,7 @@ the run's final state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Literal
@@ -230,10 +231,14 @@ class RunEventsHandler(ApiHandler):
             await self._stream(run_id, consumer)
         except StreamClosedError:
             pass  # the client went away
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - the headers are out: end the stream
+            # Kafka lost, or the service stopping: the client reconnects with Last-Event-ID and misses nothing.
+            log.info("event stream of run %s ended early: %r", run_id, exc)
         finally:
             await asyncio.to_thread(consumer.close)
         if not self._finished:
-            self.finish()
+            with contextlib.suppress(StreamClosedError):
+                self.finish()
 
     def _consumer(self, partition: int, start: int) -> KafkaConsumer:
         settings = self.application.config
