@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from common.errors import Conflict
 from common.pagination import PageQuery
 from common.scopes import CONNECTIONS_WRITE, FLOWS_READ
 from common.web import ApiHandler, endpoint
@@ -63,6 +66,10 @@ class ConnectionsHandler(ApiHandler):
         return public_view(document)
 
 
+class ConnectionDeleteQuery(BaseModel):
+    force: bool = Field(False, description="delete even though flows use it (their runs will fail)")
+
+
 class ConnectionHandler(ApiHandler):
     @endpoint(scopes=[FLOWS_READ], summary="One data connection, its password masked", response=ConnectionView)
     async def get(self, connection_id: str) -> dict[str, Any]:
@@ -78,9 +85,25 @@ class ConnectionHandler(ApiHandler):
     async def put(self, connection_id: str, *, body: ConnectionUpdate) -> dict[str, Any]:
         return public_view(await connection_store(self).replace(connection_id, body))
 
-    @endpoint(scopes=[CONNECTIONS_WRITE], summary="Delete a data connection", status=204, audit="connection.delete")
-    async def delete(self, connection_id: str) -> None:
-        await connection_store(self).delete(connection_id)
+    @endpoint(
+        scopes=[CONNECTIONS_WRITE],
+        summary="Delete a data connection; refused (409) while flows use it, unless force=true",
+        query=ConnectionDeleteQuery,
+        status=204,
+        audit="connection.delete",
+        errors=(404, 409),
+    )
+    async def delete(self, connection_id: str, *, query: ConnectionDeleteQuery) -> None:
+        store = connection_store(self)
+        await store.get(connection_id)
+        users = await self.application.flows.using_connection(connection_id)
+        if users and not query.force:
+            raise Conflict(
+                f"connection {connection_id!r} is used by {len(users)} flow(s); change them first, "
+                "or delete with force=true",
+                details={"flows": users},
+            )
+        await store.delete(connection_id)
         self.set_status(204)
         self.finish()
 

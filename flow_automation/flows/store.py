@@ -133,16 +133,22 @@ class FlowStore:
         number = int(counter["next_version"])
         definition = _stored_definition(flow_id, flow)
         now = datetime.now(UTC)
-        version = {
-            "_id": f"{flow_id}@{number}",
-            "flow_id": flow_id,
-            "version": number,
-            "definition": definition,
-            "hash": definition_hash(definition),
-            "created_at": now,
-            "created_by": actor,
-        }
-        await self.versions.insert_one(version)
+        while True:
+            version = {
+                "_id": f"{flow_id}@{number}",
+                "flow_id": flow_id,
+                "version": number,
+                "definition": definition,
+                "hash": definition_hash(definition),
+                "created_at": now,
+                "created_by": actor,
+            }
+            try:
+                await self.versions.insert_one(version)
+                break
+            except DuplicateKeyError:
+                # A concurrent save took this number ($inc is not atomic on FerretDB): the unique id decides.
+                number += 1
         await self.flows.update_one({"_id": flow_id}, {"$max": {"latest_version": number}})
         saved = await self.flows.find_one_and_update(
             {"_id": flow_id, "latest_version": number},
@@ -151,6 +157,7 @@ class FlowStore:
                     "name": flow.name,
                     "description": flow.description,
                     "tags": flow.tags,
+                    "connections": used_connections(flow),
                     "updated_at": now,
                     "updated_by": actor,
                 }
@@ -211,8 +218,19 @@ class FlowStore:
         await self.flows.delete_one({"_id": flow_id})
         await self.versions.delete_many({"flow_id": flow_id})
 
+    async def using_connection(self, connection_id: str) -> list[str]:
+        """The flows whose latest version has a node reading or writing through ``connection_id``."""
+        selector = {"connections": connection_id, "latest_version": {"$gt": 0}}
+        found = await self.flows.find(selector, {"_id": 1}).to_list()
+        return sorted(flow["_id"] for flow in found)
+
     async def set_fields(self, flow_id: str, fields: dict[str, Any]) -> None:
         await self.flows.update_one({"_id": flow_id}, {"$set": fields})
+
+
+def used_connections(flow: FlowDefinition) -> list[str]:
+    """The data connections a flow's nodes name in their ``connection`` field."""
+    return sorted({str(node.config["connection"]) for node in flow.nodes if node.config.get("connection")})
 
 
 def _stored_definition(flow_id: str, flow: FlowDefinition) -> dict[str, Any]:

@@ -182,3 +182,20 @@ def test_secrets_stay_out_of_the_audit_trail_and_the_log(platform: Platform) -> 
     assert {entry["action"] for entry in entries} >= {"connection.create", "connection.test"}
     assert secret not in str(entries)
     assert secret not in platform.services["flow_automation"].log_path.read_text()
+
+
+def test_a_connection_used_by_a_flow_is_deleted_only_with_force(platform: Platform) -> None:
+    connection_id = create(platform)["id"]
+    flow = {
+        "id": unique("uses"),
+        "name": "uses a connection",
+        "nodes": [{"id": "q", "type": "sql.query", "config": {"connection": connection_id, "query": "select 1"}}],
+    }
+    with platform.client("flow_automation") as client:
+        assert client.post("/api/v1/flows", json=flow).status_code == 201
+        refused = client.delete(f"{CONNECTIONS}/{connection_id}")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["details"]["flows"] == [flow["id"]]
+        assert client.get(f"{CONNECTIONS}/{connection_id}").status_code == 200  # nothing lost
+        assert client.delete(f"{CONNECTIONS}/{connection_id}", params={"force": "true"}).status_code == 204
+        assert client.get(f"{CONNECTIONS}/{connection_id}").status_code == 404
