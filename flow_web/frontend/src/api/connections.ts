@@ -12,7 +12,9 @@ export function listConnections(api: ApiClient, options: { cursor?: string | nul
 
 export const createConnection = (api: ApiClient, spec: ConnectionSpec) => api.post<Connection>("flow_automation", CONNECTIONS, spec);
 export const replaceConnection = (api: ApiClient, id: string, spec: ConnectionSpec) => api.put<Connection>("flow_automation", connection(id), spec);
-export const deleteConnection = (api: ApiClient, id: string) => api.delete<void>("flow_automation", connection(id));
+/** Deletes a connection; a 409 names the flows that use it (details.flows), and `force` deletes anyway. */
+export const deleteConnection = (api: ApiClient, id: string, force = false) =>
+  api.delete<void>("flow_automation", connection(id), force ? { force: true } : undefined);
 
 /** Connects with the stored secret and runs the cheapest query; a failure is an answer (ok: false) with the driver's words. */
 export const testConnection = (api: ApiClient, id: string) => api.post<ConnectionTestResult>("flow_automation", `${connection(id)}/test`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   connectionToForm,
+  flowsUsing,
   formFieldOf,
   formToConnectionSpec,
   hasPlainPassword,
@@ -81,5 +82,13 @@ describe("connection form <-> API", () => {
     expect(masked.errors.password).toContain("stored password");
     expect(formFieldOf("url")).toBe("url");
     expect(formFieldOf("(body)")).toBe("url");
+  });
+});
+
+describe("flowsUsing", () => {
+  it("reads the flows a refused delete names", () => {
+    expect(flowsUsing({ flows: ["sales", { id: "daily", name: "Daily load" }, { id: "x" }] })).toEqual(["sales", "Daily load", "x"]);
+    expect(flowsUsing({ flows: "nope" })).toEqual([]);
+    expect(flowsUsing(undefined)).toEqual([]);
   });
 });

@@ -155,3 +155,16 @@ export function formFieldOf(path: string): string {
   const field = path.split(".")[0];
   return ["id", "name", "kind", "url", "database", "description"].includes(field) ? field : "url";
 }
+
+/** The flows a 409 on delete names (`details.flows`: ids, or objects with a name or id). */
+export function flowsUsing(details: unknown): string[] {
+  const flows = details && typeof details === "object" ? (details as { flows?: unknown }).flows : undefined;
+  if (!Array.isArray(flows)) return [];
+  return flows.map((flow) => {
+    if (flow && typeof flow === "object") {
+      const { name, id } = flow as { name?: unknown; id?: unknown };
+      return String(name ?? id ?? "");
+    }
+    return String(flow);
+  });
+}

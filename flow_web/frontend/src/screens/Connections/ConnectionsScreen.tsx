@@ -18,6 +18,7 @@ import { useToast } from "../../components/Toasts";
 import "../../components/operations.css";
 import {
   connectionToForm,
+  flowsUsing,
   formFieldOf,
   formToConnectionSpec,
   hasPlainPassword,
@@ -43,7 +44,7 @@ export function ConnectionsScreen() {
   const [loading, setLoading] = useState(true);
   const [generation, setGeneration] = useState(0);
   const [editing, setEditing] = useState<Connection | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Connection | null>(null);
+  const [deleting, setDeleting] = useState<{ connection: Connection; usedBy?: string[] } | null>(null);
   const [busy, setBusy] = useState(false);
   const [tests, setTests] = useState<Record<string, TestState>>({});
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
@@ -86,17 +87,23 @@ export function ConnectionsScreen() {
     }
   };
 
-  const remove = async (connection: Connection) => {
+  const remove = async (connection: Connection, force: boolean) => {
     setBusy(true);
     try {
-      await deleteConnection(api, connection.id);
+      await deleteConnection(api, connection.id, force);
       toast.success(`Deleted ${connection.name}`);
       setConnections((all) => all?.filter((c) => c.id !== connection.id) ?? null);
+      setDeleting(null);
     } catch (e) {
-      toast.error(e, `Could not delete ${connection.name}`);
+      if (e instanceof ApiError && e.status === 409 && !force) {
+        // Flows use it: say which, and let the person delete it anyway.
+        setDeleting({ connection, usedBy: flowsUsing(e.details) });
+      } else {
+        toast.error(e, `Could not delete ${connection.name}`);
+        setDeleting(null);
+      }
     } finally {
       setBusy(false);
-      setDeleting(null);
     }
   };
 
@@ -110,7 +117,7 @@ export function ConnectionsScreen() {
       if (!all) return [connection];
       return created ? [...all, connection].sort((a, b) => a.id.localeCompare(b.id)) : all.map((c) => (c.id === connection.id ? connection : c));
     });
-    toast.success(`${created ? "Created" : "Saved"} ${connection.name}; its password is stored encrypted`);
+    toast.success(`${created ? "Created" : "Saved"} ${connection.name}; its URL is stored encrypted and its password never shown again`);
   };
 
   return (
@@ -161,7 +168,9 @@ export function ConnectionsScreen() {
                       <code data-testid="connection-url">{connection.url}</code>
                       {connection.database && <div className="muted small-text">database {connection.database}</div>}
                     </td>
-                    <td title={absoluteTime(connection.updated_at)}>{relativeTime(connection.updated_at)}</td>
+                    <td className="nowrap" title={absoluteTime(connection.updated_at)}>
+                      {relativeTime(connection.updated_at)}
+                    </td>
                     {can.editConnections && (
                       <td className="wrap">
                         <TestOutcome state={tests[connection.id]} />
@@ -175,7 +184,7 @@ export function ConnectionsScreen() {
                         <button type="button" className="button small" onClick={() => setEditing(connection)} aria-label={`Edit ${connection.name}`}>
                           Edit
                         </button>{" "}
-                        <button type="button" className="button small" onClick={() => setDeleting(connection)} aria-label={`Delete ${connection.name}`}>
+                        <button type="button" className="button small" onClick={() => setDeleting({ connection })} aria-label={`Delete ${connection.name}`}>
                           Delete
                         </button>
                       </td>
@@ -197,17 +206,25 @@ export function ConnectionsScreen() {
       {editing !== null && <ConnectionDialog connection={editing === "new" ? null : editing} onClose={() => setEditing(null)} onSaved={saved} />}
       {deleting && (
         <ConfirmDialog
-          title={`Delete ${deleting.name}?`}
+          title={`Delete ${deleting.connection.name}?`}
           danger
           busy={busy}
-          confirmLabel="Delete"
+          confirmLabel={deleting.usedBy ? "Delete anyway" : "Delete"}
           message={
-            <p>
-              Flows whose nodes name <code>{deleting.id}</code> fail until a connection with that id exists again.
-            </p>
+            deleting.usedBy ? (
+              <p>
+                {deleting.usedBy.length} flow(s) use <code>{deleting.connection.id}</code>
+                {deleting.usedBy.length > 0 && <>: {deleting.usedBy.slice(0, 10).join(", ")}{deleting.usedBy.length > 10 ? ", …" : ""}</>}. Their runs fail
+                until a connection with that id exists again.
+              </p>
+            ) : (
+              <p>
+                Flows whose nodes name <code>{deleting.connection.id}</code> fail until a connection with that id exists again.
+              </p>
+            )
           }
           onCancel={() => setDeleting(null)}
-          onConfirm={() => void remove(deleting)}
+          onConfirm={() => void remove(deleting.connection, deleting.usedBy !== undefined)}
         />
       )}
     </div>

@@ -71,7 +71,7 @@ export function JobDetail() {
     <div className="page" data-testid="job-detail">
       <div className="detail-head">
         <h1>
-          <Link to="/cron" className="muted">
+          <Link to="/cron" className="crumb">
             Cron jobs
           </Link>{" "}
           / {job.name}

@@ -68,7 +68,7 @@ export function PipelineDetail() {
     <div className="page" data-testid="pipeline-detail">
       <div className="detail-head">
         <h1>
-          <Link to="/streams" className="muted">
+          <Link to="/streams" className="crumb">
             Streams
           </Link>{" "}
           / {pipeline.name}

@@ -89,7 +89,7 @@ export function StreamsScreen() {
   return (
     <div className="page" data-testid="streams-screen">
       <div className="page-head">
-        <h1>Stream pipelines</h1>
+        <h1>Streams</h1>
         <button type="button" className="button" onClick={reload} disabled={loading}>
           {loading && pipelines ? "Refreshing…" : "Refresh"}
         </button>
