@@ -7,6 +7,9 @@
     dataflow clients list | delete ID
     dataflow keys rotate
     dataflow token [--scopes ...]      an access token for the credentials file's client
+    dataflow runs purge --older-than DAYS [--dry-run]
+                                       delete runs that ended more than DAYS ago, with their
+                                       journals and stored outputs
 
 Secrets and passwords are printed once, when created; only their hashes are stored.
 """
@@ -20,6 +23,7 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,10 @@ from common.errors import DataflowError
 from common.mongo import TRANSIENT_MONGO_ERRORS, create_mongo_client, default_database
 from common.scopes import ALL_SCOPES, ROLE_SCOPES
 from common.settings import Settings, get_settings
+from flow_automation.engine.events import EventPublisher
+from flow_automation.engine.outputs import ArtifactStore
+from flow_automation.engine.runs import RunEngine
+from flow_automation.flows.store import FlowStore
 from flow_automation.identity.accounts import AccountStore, public_view, verify_secret
 from flow_automation.identity.provider import IdentityProvider
 
@@ -121,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage JWT signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="sign new tokens with a new key; old keys stay published until their tokens expire")
 
+    runs = sub.add_parser("runs", help="manage run history").add_subparsers(dest="action", required=True)
+    purge = runs.add_parser("purge", help="delete runs that ended long ago, with their journals and outputs")
+    purge.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="days since the run ended")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+
     token = sub.add_parser("token", help="print an access token for the client in the credentials file")
     token.add_argument("--scopes", help="space-separated; default: every scope of the client")
     token.add_argument("--credentials", type=Path, help="default <state dir>/credentials.json")
@@ -139,7 +152,26 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _with_identity(settings, _rotate_keys)
     if args.command == "token":
         return _token(args, settings)
+    if args.command == "runs":
+        return await _purge_runs(args, settings)
     raise AssertionError(args.command)
+
+
+async def _purge_runs(args: argparse.Namespace, settings: Settings) -> int:
+    if args.older_than < 0:
+        print("--older-than must be a number of days, 0 or more", file=sys.stderr)
+        return 2
+    client = create_mongo_client(settings)
+    try:
+        db = default_database(client)
+        engine = RunEngine(db, settings, EventPublisher(settings), FlowStore(db))
+        before = datetime.now(UTC) - timedelta(days=args.older_than)
+        purged = await engine.purge(before, ArtifactStore(settings), dry_run=args.dry_run)
+    finally:
+        await client.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(purged)} run(s) that ended before {before.isoformat(timespec='seconds')}")
+    return 0
 
 
 async def _create_user(identity: IdentityProvider, args: argparse.Namespace) -> int:

@@ -881,6 +881,27 @@ class RunEngine:
         await self.start_queued(run["flow_id"])
         return await self.get_run(run_id)
 
+    async def purge(self, before: datetime, artifacts: Any = None, *, dry_run: bool = False) -> list[str]:
+        """Delete runs that ended before ``before``: their documents, journals and stored outputs.
+
+        Cached outputs older than ``before`` go too (they may point at a
+        purged run's artifacts). Returns the ids of the runs purged.
+        """
+        ended = await self.runs.find(
+            {"state": {"$in": sorted(st.RUN_TERMINAL)}, "finished_at": {"$lt": before}}, {"_id": 1}
+        ).to_list()
+        run_ids = [run["_id"] for run in ended]
+        if dry_run:
+            return run_ids
+        for run_id in run_ids:
+            await self.journal(run_id).drop()
+            if artifacts is not None:
+                await asyncio.to_thread(artifacts.delete_prefix, f"{run_id}/")
+        for start in range(0, len(run_ids), 500):
+            await self.runs.delete_many({"_id": {"$in": run_ids[start : start + 500]}})
+        await self.cache.delete_many({"created_at": {"$lt": before}})
+        return run_ids
+
     async def active_runs(self, flow_id: str) -> list[str]:
         return [
             r["_id"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -698,3 +700,28 @@ def test_a_run_whose_closer_died_is_closed_by_healing(api, platform) -> None:
     )
     run = wait_run(api, run_id, timeout=60)
     assert run["state"] == "failed" and run["task_counts"] == {"failed": 1}
+
+
+def test_runs_purge_deletes_old_runs_with_their_journals(api, platform) -> None:
+    flow_id = save(api, {"id": unique("purge"), "name": "purge", "nodes": [{"id": "a", "type": "noop"}]})
+    old, recent = wait_run(api, start(api, flow_id)), wait_run(api, start(api, flow_id))
+    db = platform.mongo_db()
+    db.runs.update_one({"_id": old["id"]}, {"$set": {"finished_at": datetime.now(UTC) - timedelta(days=40)}})
+
+    def purge(*extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flow_automation.cli", "runs", "purge", "--older-than", "30", *extra],
+            env=platform.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert purge("--dry-run").startswith("would delete 1 run(s)")
+    assert api.get(f"/api/v1/runs/{old['id']}").status_code == 200
+    assert purge().startswith("deleted 1 run(s)")
+    assert api.get(f"/api/v1/runs/{old['id']}").status_code == 404
+    assert f"journal.{old['id']}" not in db.list_collection_names()
+    assert api.get(f"/api/v1/runs/{recent['id']}").json()["state"] == "succeeded"
