@@ -445,6 +445,26 @@ def test_create_test_and_edit_connections_without_the_password_ever_coming_back(
         names = [item["name"] for item in api.get("/api/v1/connections").json()["items"]]
     assert wrong_name not in names and postgres_name in names
 
+    # A connection a flow uses: the delete is refused, the dialog names the flow, and "Delete anyway" forces it.
+    sqlite_id = sqlite_row.locator("code").first.inner_text()
+    flow_id = f"web-ops-{uuid.uuid4().hex[:8]}"
+    flow = {
+        "id": flow_id,
+        "name": unique_name("Reads the local file"),
+        "nodes": [{"id": "q", "type": "sql.query", "config": {"connection": sqlite_id, "query": "select 1"}}],
+    }
+    with web.platform.client("flow_automation") as api:
+        assert api.post("/api/v1/flows", json=flow).status_code == 201
+    sqlite_row.get_by_role("button", name=f"Delete {sqlite_name}").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(dialog).to_contain_text(f"1 flow(s) use {sqlite_id}: {flow_id}")
+    expect(sqlite_row).to_be_visible()
+    dialog.get_by_role("button", name="Delete anyway").click()
+    expect(page.locator("tr", has_text=sqlite_name)).to_have_count(0)
+    with web.platform.client("flow_automation") as api:
+        assert api.get(f"/api/v1/connections/{sqlite_id}").status_code == 404
+
 
 # -- a viewer -------------------------------------------------------------------------------------------
 
