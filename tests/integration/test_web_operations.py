@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from stream_pipeline.sinks import SINK_TYPES
+from stream_pipeline.steps import STEP_TYPES
 from tests.e2e.conftest import (  # noqa: F401 - fixtures are found by name
     WebPlatform,
     browser,
@@ -258,6 +260,13 @@ def test_build_a_stream_pipeline_preview_it_start_it_and_watch_messages_flow(
     expect(page.get_by_role("heading", level=1, name="Streams")).to_be_visible()
     page.get_by_role("button", name="New pipeline").click()
     page.wait_for_url(f"{web.url}/streams/new")
+    # The editor offers every step and sink type the service has.
+    step_types = (
+        page.get_by_label("New step type").locator("option").evaluate_all("(options) => options.map(o => o.value)")
+    )
+    assert sorted(step_types) == sorted(STEP_TYPES)
+    sink_types = page.get_by_label("Sink type").locator("option").evaluate_all("(options) => options.map(o => o.value)")
+    assert sorted(sink_types) == sorted(SINK_TYPES)
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Id", exact=True).fill(pipeline_id)
     page.get_by_label("Source topics").fill(source)
