@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -365,6 +366,76 @@ def test_cancel_a_slow_run_and_retry_a_failed_one(
     panel.get_by_role("tab", name=re.compile("Output")).click()
     expect(panel.get_by_test_id("output-json-result")).to_have_text("42")
     screenshot(page, "run-retried")
+
+
+def first_events_until(web: WebPlatform, run_id: str, done: Callable[[dict[str, Any]], bool]) -> list[tuple[str, str]]:
+    """The run's first SSE events, as (id, raw text), up to the first one ``done`` accepts (read from the API)."""
+    events: list[tuple[str, str]] = []
+    block: list[str] = []
+    with web.api() as api, api.stream("GET", f"/api/v1/runs/{run_id}/events", timeout=60) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line:
+                block.append(line)
+                continue
+            fields = dict(item.split(": ", 1) for item in block if not item.startswith(":") and ": " in item)
+            block = []
+            if "data" not in fields:
+                continue
+            events.append((fields["id"], "\n".join(f"{k}: {v}" for k, v in fields.items()) + "\n\n"))
+            if done(json.loads(fields["data"])):
+                return events
+    raise AssertionError(f"the stream of {run_id} ended before the awaited event")
+
+
+def test_the_live_view_resumes_after_a_dropped_connection_with_last_event_id(
+    laptop: Page, web: WebPlatform, outside: Outside, executor: ServiceProcess, screenshot: Callable[[Page, str], Path]
+) -> None:
+    page = laptop
+    hold = f"/hold/{secrets.token_hex(4)}"
+    flow_id = create_flow(
+        web,
+        {
+            "name": unique_name("Resumes"),
+            "nodes": [
+                {
+                    "id": "wait",
+                    "type": "http.request",
+                    "config": {"url": f"{outside.url}{hold}", "request_timeout_s": 80},
+                },
+                {"id": "after", "type": "python", "config": {"code": "result = 'done'"}},
+            ],
+            "edges": [{"from": "wait", "to": "after"}],
+        },
+    )
+    run_id = start_run(web, flow_id)
+    # what the first connection delivers before it drops: the events up to the hold's start
+    head = first_events_until(web, run_id, lambda e: e.get("node_id") == "wait" and e["state"] == "running")
+    seen: list[str | None] = []
+
+    def drop_the_first_connection(route: Any) -> None:
+        seen.append(route.request.headers.get("last-event-id"))
+        if len(seen) == 1:
+            route.fulfill(
+                status=200, headers={"Content-Type": "text/event-stream"}, body="".join(text for _, text in head)
+            )
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/flow_automation/api/v1/runs/[^/]+/events$"), drop_the_first_connection)
+    sign_in(page, web, "editor", f"/runs/{run_id}")
+    expect(node(page, "wait")).to_have_attribute("data-state", "running", timeout=RUN_TIMEOUT_MS)
+    deadline = time.monotonic() + 20
+    while len(seen) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # lets Playwright dispatch the route handler of the reconnect
+    assert seen == [None, head[-1][0]], "the second connection resumes after the last event the first one delivered"
+    expect(page.get_by_test_id("stream-status")).to_have_attribute("data-status", "open")
+    mark_window(page)
+    outside.hold(hold).set()
+    expect(node(page, "after")).to_have_attribute("data-state", "succeeded", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("run-state")).to_have_attribute("data-state", "succeeded")
+    assert_same_window(page)
+    assert len(seen) == 2, seen
 
 
 def test_a_viewer_sees_runs_but_no_run_actions_and_errors_show_the_servers_message(

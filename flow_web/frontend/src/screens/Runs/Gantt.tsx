@@ -11,7 +11,7 @@ import { absoluteTime } from "../../lib/time";
 import { useNow } from "./hooks";
 
 const LABEL_WIDTH = 150;
-const DURATION_WIDTH = 80;
+const DURATION_WIDTH = 110;
 
 function useWidth(): [RefObject<HTMLDivElement | null>, number] {
   const ref = useRef<HTMLDivElement | null>(null);

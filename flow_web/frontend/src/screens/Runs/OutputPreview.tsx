@@ -74,8 +74,8 @@ export function OutputPreview({ name, preview }: { name: string; preview: Previe
     case "text":
       return (
         <div>
-          <pre className="preview-text" data-testid={`output-text-${name}`}>
-            {preview.text}
+          <pre className={preview.text ? "preview-text" : "preview-text muted"} data-testid={`output-text-${name}`}>
+            {preview.text || "(empty)"}
           </pre>
           {preview.truncated && <p className="muted small-text">The first {preview.text.length.toLocaleString()} of {preview.length.toLocaleString()} characters.</p>}
         </div>

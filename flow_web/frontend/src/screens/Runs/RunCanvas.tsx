@@ -11,13 +11,14 @@ import {
   type Edge,
   Handle,
   type Node,
+  type NodeChange,
   type NodeProps,
   Position,
   ReactFlow,
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { memo, useEffect, useMemo, useRef } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { TaskRun } from "../../api/runs";
 import { layeredLayout, type Point } from "../../lib/layout";
 import { stateStyle } from "../../lib/runStates";
@@ -77,6 +78,14 @@ export interface RunCanvasProps {
 
 export function RunCanvas({ tasks, positions, titles, selected, onSelect }: RunCanvasProps) {
   const instance = useRef<ReactFlowInstance<RunCanvasNode, Edge> | null>(null);
+  // The nodes are controlled: React Flow's measurements come back through onNodesChange and must be
+  // passed in again, or every new state would hide the nodes until they are measured once more.
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
+  const onNodesChange = useCallback((changes: NodeChange<RunCanvasNode>[]) => {
+    const sizes: Record<string, { width: number; height: number }> = {};
+    for (const change of changes) if (change.type === "dimensions" && change.dimensions) sizes[change.id] = change.dimensions;
+    if (Object.keys(sizes).length > 0) setMeasured((current) => ({ ...current, ...sizes }));
+  }, []);
   const layout = useMemo(() => {
     const ids = tasks.map((task) => task.node_id);
     if (ids.every((id) => positions[id])) return positions;
@@ -91,11 +100,12 @@ export function RunCanvas({ tasks, positions, titles, selected, onSelect }: RunC
         type: "runNode",
         position: layout[task.node_id] ?? { x: 0, y: 0 },
         selected: task.node_id === selected,
+        measured: measured[task.node_id],
         draggable: false,
         connectable: false,
         data: { task, title: titles[task.node_id] || task.node_id },
       })),
-    [tasks, layout, titles, selected],
+    [tasks, layout, titles, selected, measured],
   );
 
   const edges = useMemo<Edge[]>(() => {
@@ -119,17 +129,20 @@ export function RunCanvas({ tasks, positions, titles, selected, onSelect }: RunC
     );
   }, [tasks]);
 
-  const nodeCount = tasks.length;
+  // fit the whole flow in view once every node has its size (and again if the layout changes)
+  const allMeasured = tasks.every((task) => measured[task.node_id]);
   useEffect(() => {
-    const timer = window.setTimeout(() => void instance.current?.fitView({ padding: 0.2, maxZoom: 1.2 }), 50);
+    if (!allMeasured) return;
+    const timer = window.setTimeout(() => void instance.current?.fitView({ padding: 0.2, maxZoom: 1.2 }), 30);
     return () => window.clearTimeout(timer);
-  }, [nodeCount, layout]);
+  }, [allMeasured, layout]);
 
   return (
     <ReactFlow<RunCanvasNode, Edge>
       nodes={nodes}
       edges={edges}
       nodeTypes={NODE_TYPES}
+      onNodesChange={onNodesChange}
       onInit={(flow) => {
         instance.current = flow;
         void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
