@@ -221,36 +221,9 @@ class Executor:
             return
         try:
             for running in list(self.active.values()):
-                claim = running.claim
-                given_back = Claim(
-                    claim.plan,
-                    claim.node,
-                    claim.attempt + 1,
-                    claim.epoch,
-                    transient=claim.transient + 1,
-                    reason=f"executor {self.id} stopped",
-                )
                 # The unfinished attempt does not count against the task's retries.
-                await self.engine.record(
-                    running.run_id,
-                    [
-                        record(
-                            "retry",
-                            jr.retry_id(claim.node, claim.attempt),
-                            node=claim.node,
-                            epoch=claim.epoch,
-                            attempt=claim.attempt,
-                            transient=True,
-                            transient_next=given_back.transient,
-                            due=now_utc(),
-                            error={"type": "Interrupted", "message": f"executor {self.id} stopped"},
-                            logs=running.lines,
-                        )
-                    ],
-                )
-                await self.engine.enqueue(
-                    claim.plan, [(claim.node, given_back.attempt)], transient=given_back.transient
-                )
+                error = {"type": "Interrupted", "message": f"executor {self.id} stopped"}
+                await self._retry_later(running, error, now_utc(), transient_next=running.claim.transient + 1)
         except TRANSIENT:
             log.warning("could not hand back %d task(s); their lease will expire", len(self.active))
 
@@ -576,22 +549,29 @@ class Executor:
         event = task_event(claim.plan, claim.node, st.RETRYING, claim.attempt, error=ended.error.get("message"))
         # The queue entry makes the task claimable again: its event goes first.
         await self.events.emit_all([event])
+        await self._retry_later(running, ended.error, due, transient_next=transient)
+        return None
+
+    async def _retry_later(
+        self, running: RunningTask, error: dict[str, Any], due: datetime, *, transient_next: int
+    ) -> None:
+        """Record that this attempt failed (``retry``) and queue the next one for ``due``."""
+        claim = running.claim
         retry = record(
             "retry",
             jr.retry_id(claim.node, claim.attempt),
             node=claim.node,
             epoch=claim.epoch,
             attempt=claim.attempt,
-            transient=transient != claim.transient,
-            transient_next=transient,
+            transient=transient_next != claim.transient,
+            transient_next=transient_next,
             due=due,
-            error=ended.error,
+            error=error,
             logs=running.lines,
             duration_ms=_ms(running.started),
         )
         if (await self.engine.record(claim.plan.run_id, [retry]))[0]:
-            await self.engine.enqueue(claim.plan, [(claim.node, claim.attempt + 1)], due=due, transient=transient)
-        return None
+            await self.engine.enqueue(claim.plan, [(claim.node, claim.attempt + 1)], due=due, transient=transient_next)
 
     # -- background loops ---------------------------------------------------------------
 
