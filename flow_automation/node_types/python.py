@@ -68,6 +68,7 @@ def run(context: NodeContext[PythonConfig], inputs: Mapping[str, Any]) -> dict[s
     if context.config.memory_mb is not None:
         body["memory_mb"] = context.config.memory_mb
     answer = post(context, "/api/v1/execute", body, work_timeout_s=timeout_s).json()
+    log_printed(context, answer.get("stdout") or "")
     if not answer.get("ok"):
         error = answer.get("error") or {}
         raise ProgramError(
@@ -79,6 +80,15 @@ def run(context: NodeContext[PythonConfig], inputs: Mapping[str, Any]) -> dict[s
     if answer.get("stderr"):
         context.log.warning("program of node %s wrote to stderr: %s", context.node_id, answer["stderr"][:2000])
     return {"result": decode_result(answer.get("result")), "stdout": answer.get("stdout", "")}
+
+
+def log_printed(context: NodeContext[Any], stdout: str, limit: int = 500) -> None:
+    """What the program printed goes to the task's log too (up to ``limit`` lines; all of it in ``stdout``)."""
+    lines = stdout.splitlines()
+    for line in lines[:limit]:
+        context.log.info("%s", line)
+    if len(lines) > limit:
+        context.log.info("... %d more printed lines in the stdout output", len(lines) - limit)
 
 
 def encode_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -223,7 +223,11 @@ def test_a_raising_node_logs_its_error_and_fails_the_run(api) -> None:
         "id": unique(),
         "name": "raises",
         "nodes": [
-            {"id": "boom", "type": "python", "config": {"code": "x = 1\nraise ValueError('boom at ' + str(x))"}},
+            {
+                "id": "boom",
+                "type": "python",
+                "config": {"code": "x = 1\nprint('about to fail')\nraise ValueError('boom at ' + str(x))"},
+            },
             {"id": "next", "type": "noop", "inputs": {"v": "boom.result"}},
             {"id": "other", "type": "noop"},
         ],
@@ -236,6 +240,7 @@ def test_a_raising_node_logs_its_error_and_fails_the_run(api) -> None:
     assert tasks["other"]["state"] == "succeeded"
     logs = api.get(f"/api/v1/runs/{run['id']}/tasks/boom/logs").json()
     assert any("boom at 1" in line for line in logs["lines"])
+    assert any(line.endswith("INFO about to fail") for line in logs["lines"])  # what it printed
     text = api.get(f"/api/v1/runs/{run['id']}/tasks/boom/logs", params={"format": "text"})
     assert text.headers["content-type"].startswith("text/plain") and "boom at 1" in text.text
     assert api.get(f"/api/v1/runs/{run['id']}/tasks/ghost/logs").status_code == 404
