@@ -165,6 +165,11 @@ function Designer({ registry, flow }: { registry: NodeTypeList; flow: FlowDetail
 
   const run = async () => {
     if (!doc.id) return;
+    if (Object.keys(doc.params).length > 0) {
+      // A flow with params starts from the run form, where they are filled in.
+      navigate(`/runs/new?flow=${encodeURIComponent(doc.id)}`);
+      return;
+    }
     setRunning(true);
     try {
       const started = await api.post<{ id: string }>("flow_automation", `/api/v1/flows/${encodeURIComponent(doc.id)}/runs`, { params: {} });
