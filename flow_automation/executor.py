@@ -423,8 +423,17 @@ class Executor:
             cancelled=running.cancelled,
             services=self.services,
         )
-        result = await self._call(running, node_type.run, context, inputs)
-        encoded = await asyncio.to_thread(self._encode, claim, result)
+        if node_type.instant and not inputs:
+            # Nothing to wait for or to encode (a join, a no-op): no worker thread round trip.
+            try:
+                result = node_type.run(context, inputs)
+                encoded = self._encode(claim, result)
+            except Exception as exc:  # noqa: BLE001 - fails the attempt, as from a worker thread
+                error = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+                raise Attempt(st.FAILED, error) from None
+        else:
+            result = await self._call(running, node_type.run, context, inputs)
+            encoded = await asyncio.to_thread(self._encode, claim, result)
         if cache_key:
             await self.engine.cache.replace_one(
                 {"_id": cache_key}, {"outputs": encoded[0], "preview": encoded[1], "created_at": now_utc()}, upsert=True

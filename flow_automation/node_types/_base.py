@@ -165,6 +165,9 @@ class NodeType:
     extra_inputs: PortKind | None = None
     #: Each input is also an output of the same name (``noop`` passes its inputs through).
     outputs_mirror_inputs: bool = False
+    #: ``run`` only looks at its config and inputs and returns at once (no I/O, no heavy work): the
+    #: executor calls it on its event loop instead of handing it to a worker thread.
+    instant: bool = False
 
     def __post_init__(self) -> None:
         if not NODE_TYPE_ID.match(self.id):

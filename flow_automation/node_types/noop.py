@@ -26,4 +26,5 @@ NODE_TYPE = NodeType(
     run=run,
     extra_inputs=PortKind.ANY,
     outputs_mirror_inputs=True,
+    instant=True,
 )
