@@ -112,6 +112,7 @@ class RunPlan:
     attempt: int
     tasks: dict[str, TaskSpec]
     epochs: dict[str, tuple[int, int]] = field(default_factory=dict)  # node -> (epoch, attempts before it)
+    _waiting: dict[str, int] = field(default_factory=dict, repr=False)  # a plan never changes: counted once
 
     def epoch(self, node: str) -> int:
         return self.epochs.get(node, (1, 0))[0]
@@ -121,8 +122,10 @@ class RunPlan:
 
     def waiting(self, node: str) -> int:
         """How many upstream tasks must arrive in this task's epoch before it is decided."""
-        epoch = self.epoch(node)
-        return sum(1 for dep in self.tasks[node].deps if self.epoch(dep) == epoch)
+        if node not in self._waiting:
+            epoch = self.epoch(node)
+            self._waiting[node] = sum(1 for dep in self.tasks[node].deps if self.epoch(dep) == epoch)
+        return self._waiting[node]
 
     def sinks(self) -> list[str]:
         return [node for node, spec in self.tasks.items() if not spec.downstream]
