@@ -35,7 +35,6 @@ import hashlib
 import json
 import logging
 import random
-import secrets
 import signal
 import threading
 import time
@@ -258,7 +257,8 @@ class Executor:
         Entries hold several tasks. Executors read the same head of the
         queue, so each takes random entries from it and seldom collides with
         the others; tasks of a taken entry beyond the free slots go back in a
-        new entry.
+        new entry, put there by whoever won the entry's first task (so a
+        loser never queues tasks that the winner has claimed).
         """
         moment = now_utc()
         entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
@@ -282,10 +282,16 @@ class Executor:
         for run_id, tasks in wanted.items():
             run_attempt = max(int(entry.get("run_attempt", 1)) for entry in taken if entry["run_id"] == run_id)
             claims += await self._claim_in_run(run_id, run_attempt, tasks)
-        if leftover:
+        won = {(claim.plan.run_id, claim.node, claim.attempt) for claim in claims}
+        owned = [
+            (entry, rest)
+            for entry, rest in leftover
+            if (entry["run_id"], entry["tasks"][0]["node"], int(entry["tasks"][0]["attempt"])) in won
+        ]
+        if owned:
             await self.engine.writer.insert(
                 QUEUE,
-                [{**entry, "_id": f"{entry['_id']}~{secrets.token_hex(3)}", "tasks": rest} for entry, rest in leftover],
+                [{**entry, "_id": _entry_id(entry["run_id"], rest), "tasks": rest} for entry, rest in owned],
             )
         await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in taken]}})
         return claims
@@ -705,6 +711,11 @@ class Executor:
             for node, final in finals.items()
             for name, ref in (final.get("outputs") or {}).items()
         }
+
+
+def _entry_id(run_id: str, tasks: list[dict[str, Any]]) -> str:
+    """A queue entry's id: the same tasks queued twice make one entry."""
+    return f"{run_id}:{tasks[0]['node']}:{tasks[0]['attempt']}:{len(tasks)}"
 
 
 def _discard_result(future: asyncio.Future[Any]) -> None:

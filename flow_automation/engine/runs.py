@@ -634,10 +634,10 @@ class RunEngine:
     async def take_ticket(self, run_id: str, prefix: str, **fields: Any) -> int:
         """The lowest free ``<prefix>:<n>``, inserted; numbers come out gap-free across all processes.
 
-        This process remembers where it got to, and the first time it looks
-        for where the others got to (an exponential then binary search by
-        ``_id``): every number below what it tries is known taken, which keeps
-        the numbers gap-free. Concurrent arrivals at the same prefix in this
+        This process remembers where it got to (starting at 1), and when a
+        number it tries is taken looks for where the others got to (an
+        exponential then binary search by ``_id``): every number below what
+        it tries is known taken, which keeps the numbers gap-free. Concurrent arrivals at the same prefix in this
         process go together: one batch of inserts, and one search when other
         processes took some of the numbers.
         """
@@ -678,8 +678,8 @@ class RunEngine:
         if key not in self._ticket_hints:
             if len(self._ticket_hints) > 10_000:
                 self._ticket_hints.clear()
-            first = await self._first_free(run_id, prefix)
-            self._ticket_hints.setdefault(key, first)
+            # Start at 1 without asking: a taken number is found out by the insert, then searched past.
+            self._ticket_hints[key] = 1
         return key
 
     def _ticket_record(self, key: str, prefix: str, **fields: Any) -> dict[str, Any]:
