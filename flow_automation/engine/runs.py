@@ -774,16 +774,18 @@ class RunEngine:
         settled = Settled()
         undecided = []
         orphans = []
+        waiting_long: list[tuple[str, int, int]] = []  # (node, attempt, transient) of ready/retrying tasks
         for node, task in tasks.items():
             state = task["state"]
             if state == st.PENDING and plan.epoch(node) == plan.attempt:
                 deps = list(plan.tasks[node].deps)
                 if deps and all(dep in finals for dep in deps) and all(_older(finals[d]["at"]) for d in deps):
                     undecided.append(node)
-            elif state == st.READY and _older(task["ready_at"]):
-                settled.enqueue.append((node, plan.base_attempts(node) + 1))
-            elif state == st.RETRYING and task["ready_at"] is not None and _older(task["ready_at"]):
-                await self.enqueue(plan, [(node, task["attempts"] + 1)], transient=task["transient_retries"])
+            elif (state == st.READY and _older(task["ready_at"])) or (
+                state == st.RETRYING and task["ready_at"] is not None and _older(task["ready_at"])
+            ):
+                attempt = plan.base_attempts(node) + 1 if state == st.READY else task["attempts"] + 1
+                waiting_long.append((node, attempt, task["transient_retries"]))
             elif state == st.RUNNING and task["executor"] not in live_executors:
                 orphans.append(
                     Claim(
@@ -795,6 +797,8 @@ class RunEngine:
                         reason=f"lease expired: executor {task['executor']} stopped",
                     )
                 )
+        if waiting_long:
+            await self._requeue_forgotten(plan, waiting_long)
         if undecided:
             log.warning("run %s: deciding %s, left undecided by a process that stopped", run_id, undecided)
             await self._decide(plan, undecided, finals, settled)
@@ -804,6 +808,14 @@ class RunEngine:
         return orphans
 
     # -- cancel and retry --------------------------------------------------------------
+
+    async def _requeue_forgotten(self, plan: jr.RunPlan, waiting: list[tuple[str, int, int]]) -> None:
+        """Queue again the long-waiting tasks that have no queue entry (waiting long is normal under a backlog)."""
+        entries = await self.queue.find({"run_id": plan.run_id}, {"tasks": 1}).to_list()
+        queued = {(task["node"], int(task["attempt"])) for entry in entries for task in entry.get("tasks") or []}
+        for node, attempt, transient in waiting:
+            if (node, attempt) not in queued:
+                await self.enqueue(plan, [(node, attempt)], transient=transient)
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         run = await self.runs.find_one({"_id": run_id})

@@ -730,3 +730,17 @@ def test_runs_purge_deletes_old_runs_with_their_journals(api, platform) -> None:
     assert api.get(f"/api/v1/runs/{old['id']}").status_code == 404
     assert f"journal.{old['id']}" not in db.list_collection_names()
     assert api.get(f"/api/v1/runs/{recent['id']}").json()["state"] == "succeeded"
+
+
+def test_a_ready_task_never_queued_is_queued_by_healing(api, platform) -> None:
+    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    # The process that made "only" ready died before putting it on the queue.
+    journal.insert_many(
+        [
+            {"_id": "start:1", "kind": "guard", "at": long_ago},
+            {"_id": "ready:only:1", "kind": "ready", "node": "only", "epoch": 1, "at": long_ago},
+        ]
+    )
+    run = wait_run(api, run_id, timeout=60)
+    assert run["state"] == "succeeded" and tasks_of(run)["only"]["attempts"] == 1
