@@ -5,10 +5,11 @@
  * a password typed here is sent once and not kept in the page afterwards.
  * Reading needs flows:read; changing and testing need connections:write.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { createConnection, deleteConnection, listConnections, replaceConnection, testConnection } from "../../api/connections";
 import { useApi } from "../../app/services";
+import { usePagedList } from "../../hooks/usePagedList";
 import { usePermissions } from "../../auth/AuthProvider";
 import { ErrorBox } from "../../components/ErrorBox";
 import { Field, Segmented } from "../../components/FormField";
@@ -38,44 +39,17 @@ export function ConnectionsScreen() {
   const api = useApi();
   const can = usePermissions();
   const toast = useToast();
-  const [connections, setConnections] = useState<Connection[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
+  const { items: connections, setItems: setConnections, error, loading, reload, hasMore, loadMore } = usePagedList<Connection>(
+    (cursor) => listConnections(api, { cursor }),
+    [api],
+    (e) => toast.error(e, "Could not load more connections"),
+  );
   const [editing, setEditing] = useState<Connection | "new" | null>(null);
   const [deleting, setDeleting] = useState<{ connection: Connection; usedBy?: string[] } | null>(null);
   const [busy, setBusy] = useState(false);
   const [tests, setTests] = useState<Record<string, TestState>>({});
-  const reload = useCallback(() => setGeneration((g) => g + 1), []);
 
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    listConnections(api)
-      .then((page) => {
-        if (!current) return;
-        setConnections(page.items);
-        setCursor(page.next_cursor);
-        setError(null);
-      })
-      .catch((e: unknown) => current && setError(e))
-      .finally(() => current && setLoading(false));
-    return () => {
-      current = false;
-    };
-  }, [api, generation]);
 
-  const loadMore = async () => {
-    if (!cursor || !connections) return;
-    try {
-      const page = await listConnections(api, { cursor });
-      setConnections([...connections, ...page.items]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      toast.error(e, "Could not load more connections");
-    }
-  };
 
   const test = async (connection: Connection) => {
     setTests((all) => ({ ...all, [connection.id]: { running: true } }));
@@ -194,7 +168,7 @@ export function ConnectionsScreen() {
               </tbody>
             </table>
           )}
-          {cursor && (
+          {hasMore && (
             <div className="empty">
               <button type="button" className="button" onClick={() => void loadMore()}>
                 Load more

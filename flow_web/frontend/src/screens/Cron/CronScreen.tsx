@@ -7,10 +7,11 @@
  * schedules (which carry their anchors), after the later of now and the
  * job's anchor, so it is right even long after the job was last changed.
  */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { listExecutions, listJobs, previewSchedules } from "../../api/ecronJobs";
 import { useApi } from "../../app/services";
+import { usePagedList } from "../../hooks/usePagedList";
 import { usePermissions } from "../../auth/AuthProvider";
 import { ErrorBox } from "../../components/ErrorBox";
 import { Spinner } from "../../components/Spinner";
@@ -66,43 +67,16 @@ export function CronScreen() {
   const can = usePermissions();
   const toast = useToast();
   const navigate = useNavigate();
-  const [jobs, setJobs] = useState<Job[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
+  const { items: jobs, setItems: setJobs, error, loading, generation, reload, hasMore, loadMore } = usePagedList<Job>(
+    (cursor) => listJobs(api, { cursor }),
+    [api],
+    (e) => toast.error(e, "Could not load more jobs"),
+  );
   const [filter, setFilter] = useState("");
-  const reload = useCallback(() => setGeneration((g) => g + 1), []);
 
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    listJobs(api)
-      .then((page) => {
-        if (!current) return;
-        setJobs(page.items);
-        setCursor(page.next_cursor);
-        setError(null);
-      })
-      .catch((e: unknown) => current && setError(e))
-      .finally(() => current && setLoading(false));
-    return () => {
-      current = false;
-    };
-  }, [api, generation]);
 
   const extras = useJobExtras(jobs ?? [], generation);
 
-  const loadMore = async () => {
-    if (!cursor || !jobs) return;
-    try {
-      const page = await listJobs(api, { cursor });
-      setJobs([...jobs, ...page.items]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      toast.error(e, "Could not load more jobs");
-    }
-  };
 
   const shown = useMemo(() => {
     const text = filter.trim().toLowerCase();
@@ -190,7 +164,7 @@ export function CronScreen() {
               </tbody>
             </table>
           )}
-          {cursor && (
+          {hasMore && (
             <div className="empty">
               <button type="button" className="button" onClick={() => void loadMore()}>
                 Load more

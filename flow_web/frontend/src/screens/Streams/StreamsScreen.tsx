@@ -3,10 +3,11 @@
  * (lag, rates in, out and dead-lettered, errors), polled while the screen
  * is open; start, stop, edit and delete for those who may change them.
  */
-import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate } from "react-router";
 import { listPipelines, pipelineStatus } from "../../api/streams";
 import { useApi } from "../../app/services";
+import { usePagedList } from "../../hooks/usePagedList";
 import { usePermissions } from "../../auth/AuthProvider";
 import { errorMessage } from "../../api/client";
 import { ErrorBox } from "../../components/ErrorBox";
@@ -27,32 +28,15 @@ export function StreamsScreen() {
   const can = usePermissions();
   const toast = useToast();
   const navigate = useNavigate();
-  const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
+  const { items: pipelines, setItems: setPipelines, error, loading, reload, hasMore, loadMore } = usePagedList<Pipeline>(
+    (cursor) => listPipelines(api, { cursor }),
+    [api],
+    (e) => toast.error(e, "Could not load more pipelines"),
+  );
   const [statuses, setStatuses] = useState<Record<string, StatusEntry>>({});
-  const reload = useCallback(() => setGeneration((g) => g + 1), []);
   const shown = useRef<Pipeline[]>([]);
   shown.current = pipelines ?? [];
 
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    listPipelines(api)
-      .then((page) => {
-        if (!current) return;
-        setPipelines(page.items);
-        setCursor(page.next_cursor);
-        setError(null);
-      })
-      .catch((e: unknown) => current && setError(e))
-      .finally(() => current && setLoading(false));
-    return () => {
-      current = false;
-    };
-  }, [api, generation]);
 
   usePolling(
     async (signal) => {
@@ -74,16 +58,6 @@ export function StreamsScreen() {
     pipelines !== null && pipelines.length > 0,
   );
 
-  const loadMore = async () => {
-    if (!cursor || !pipelines) return;
-    try {
-      const page = await listPipelines(api, { cursor });
-      setPipelines([...pipelines, ...page.items]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      toast.error(e, "Could not load more pipelines");
-    }
-  };
   const replace = (pipeline: Pipeline) => setPipelines((all) => all?.map((p) => (p.id === pipeline.id ? pipeline : p)) ?? null);
 
   return (
@@ -137,7 +111,7 @@ export function StreamsScreen() {
               </tbody>
             </table>
           )}
-          {cursor && (
+          {hasMore && (
             <div className="empty">
               <button type="button" className="button" onClick={() => void loadMore()}>
                 Load more
