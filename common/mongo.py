@@ -8,6 +8,7 @@ change is a sequence of single-document atomic updates.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -44,3 +45,8 @@ def default_database(client: AsyncMongoClient) -> AsyncDatabase:
 
 async def ping(db: AsyncDatabase) -> None:
     await db.command("ping")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored datetime as an aware UTC value (a client without ``tz_aware`` reads naive UTC datetimes)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

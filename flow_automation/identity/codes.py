@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common.mongo import as_utc
 from flow_automation.identity.accounts import digest
 
 AUTHORIZATION_CODES_COLLECTION = "oauth_authorization_codes"  # code digests and their used: guards
@@ -59,7 +60,7 @@ class AuthorizationCode(BaseModel):
         return self.scope
 
     def is_expired(self, now: datetime | None = None) -> bool:
-        return (now or datetime.now(UTC)) >= _as_utc(self.expires_at)
+        return (now or datetime.now(UTC)) >= as_utc(self.expires_at)
 
 
 class AuthorizationCodeStore:
@@ -113,7 +114,3 @@ class AuthorizationCodeStore:
     async def purge_expired(self) -> int:
         result = await self.collection.delete_many({"expires_at": {"$lt": datetime.now(UTC)}})
         return result.deleted_count
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

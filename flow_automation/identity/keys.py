@@ -25,6 +25,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common.mongo import as_utc
 from flow_automation.constants import (
     KEY_RELOAD_ON_UNKNOWN_KID_S,
     SIGNING_ALGORITHM,
@@ -63,7 +64,7 @@ class SigningKeyStore:
     async def ensure_current_key(self) -> None:
         """Load the key set; create the first key, or rotate when the newest is too old."""
         newest = await self.collection.find_one({}, sort=[("generation", DESCENDING)])
-        if newest is None or _as_utc(newest["created_at"]) < datetime.now(UTC) - timedelta(days=self.rotation_days):
+        if newest is None or as_utc(newest["created_at"]) < datetime.now(UTC) - timedelta(days=self.rotation_days):
             await self.rotate(expected_generation=newest["generation"] if newest else 0)
         else:
             await self.reload()
@@ -144,7 +145,3 @@ class SigningKeyStore:
         if self._fernet is None:
             raise RuntimeError("signing keys are encrypted; set DATAFLOW_SECRET_KEY to the key that sealed them")
         return json.loads(self._fernet.decrypt(sealed.encode()))
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

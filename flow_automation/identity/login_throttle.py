@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.mongo import as_utc
 from flow_automation.identity.accounts import digest
 
 LOGIN_FAILURES_COLLECTION = "oauth_login_failures"  # recent failed sign-ins, by username and address digests
@@ -62,11 +63,11 @@ class LoginThrottle:
         documents = await self.collection.find(
             {"account": account, "at": {"$gt": since}}, {"address": 1, "at": 1}
         ).to_list()
-        times = [_as_utc(doc["at"]) for doc in documents]
+        times = [as_utc(doc["at"]) for doc in documents]
         waits = [
             retry_after(times, limit=self.max_account_failures, window_s=self.window_s, now=now),
             retry_after(
-                [_as_utc(doc["at"]) for doc in documents if doc.get("address") == address],
+                [as_utc(doc["at"]) for doc in documents if doc.get("address") == address],
                 limit=self.max_failures,
                 window_s=self.window_s,
                 now=now,
@@ -89,7 +90,3 @@ class LoginThrottle:
         since = datetime.now(UTC) - timedelta(seconds=self.window_s)
         result = await self.collection.delete_many({"at": {"$lt": since}})
         return result.deleted_count
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
