@@ -3,7 +3,7 @@
 Every node plans every job (a job is a few hundred bytes here: its schedules,
 interned, and its policies), so "what is due next" is the top of a heap and
 100,000 idle jobs cost nothing per tick. Which node *claims* a slot is decided
-by rendezvous hashing over the live nodes (:func:`owner_of`); the claim itself
+by rendezvous hashing over the live nodes (:func:`common.sharding.owner_of`); the claim itself
 is made exactly-once by the store, never by the plan.
 
 Entries are invalidated lazily: a changed or deleted job leaves stale heap
@@ -13,7 +13,6 @@ surface.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 from dataclasses import dataclass, field
@@ -125,13 +124,6 @@ class Plan:
             following = self._push_after(planned, slot.scheduled_time)
             due.append((slot, planned, following))
         return due
-
-
-def owner_of(job_id: str, nodes: tuple[str, ...]) -> str | None:
-    """The node that claims a job's slots: rendezvous hashing, so a membership change moves few jobs."""
-    if not nodes:
-        return None
-    return max(nodes, key=lambda node: hashlib.blake2b(f"{node}|{job_id}".encode(), digest_size=8).digest())
 
 
 def misfire_decision(

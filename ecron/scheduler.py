@@ -33,11 +33,12 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.mongo import TRANSIENT_MONGO_ERRORS
+from common.sharding import owner_of
 from ecron.constants import PROGRESS_ID, STATE_COLLECTION
 from ecron.executions import ExecutionStore, OutcomeWriter, manual_execution_id, slot_execution_id
 from ecron.jobs import JobStore
 from ecron.nodes import NodeRegistry
-from ecron.plan import Plan, PlannedJob, Slot, misfire_decision, owner_of
+from ecron.plan import Plan, PlannedJob, Slot, misfire_decision
 from ecron.runner import ExecutionRunner
 from ecron.settings import EcronSettings
 

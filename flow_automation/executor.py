@@ -52,6 +52,7 @@ from common.kafka import TRANSIENT_KAFKA_ERRORS
 from common.logging import configure_logging
 from common.mongo import TRANSIENT_MONGO_ERRORS, create_mongo_client, default_database
 from common.settings import Settings, get_settings
+from common.sharding import owner_of
 from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
 from flow_automation.engine.events import EventPublisher
@@ -648,8 +649,16 @@ class Executor:
                 await self.engine.reconcile_slots()
 
     async def _heal(self, live: set[str], lapsed: list[str]) -> None:
-        """Finish what dead processes left half done in running runs, and take over their attempts."""
+        """Finish what dead processes left half done in running runs, and take over their attempts.
+
+        Each run is looked at by one live executor (rendezvous hashing), so
+        the journals are not read once per executor; when an executor's lease
+        ran out, every executor looks at every run, to take its attempts over
+        at once.
+        """
         for run in await self.engine.runs.find({"state": st.RUNNING}, {"_id": 1, "cancel_requested": 1}).to_list():
+            if not lapsed and owner_of(run["_id"], live) != self.id:
+                continue
             if run.get("cancel_requested"):
                 await self.engine.finalize(run["_id"])
             for orphan in await self.engine.heal(run["_id"], live):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from ecron.plan import owner_of
+from common.sharding import owner_of
 from tests.integration.fixtures.mongo import MONGO_URL
 from tests.integration.fixtures.platform import Platform, ServiceProcess, wait_until
 from tests.integration.test_ecron_support import CuttableProxy, Target, execution_list, recording_target

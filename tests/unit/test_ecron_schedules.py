@@ -9,8 +9,9 @@ import pytest
 from croniter import croniter
 from pydantic import ValidationError
 
+from common.sharding import owner_of
 from ecron.models import JobSpec, Misfire, MisfirePolicy, RetryPolicy
-from ecron.plan import Plan, misfire_decision, owner_of
+from ecron.plan import Plan, misfire_decision
 from ecron.schedules import Schedule, cron_weekdays_to_names, fire_times, jitter_for, normalize
 from ecron.templates import render
 
