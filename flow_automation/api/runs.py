@@ -94,10 +94,7 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
 
 async def full_view(app: FlowAutomationApp, run: dict[str, Any]) -> dict[str, Any]:
     """A run with its tasks (without their stored outputs and logs), derived from its journal."""
-    engine = app.engine
-    plan = await engine.plan(run["_id"], int(run.get("attempt", 1)))
-    records = await engine.journal(run["_id"]).find({}, {"outputs": 0, "logs": 0}).to_list()
-    tasks = journal.derive(plan, records)
+    plan, tasks = await app.engine.task_states(run, previews=True)
     return run_view(run, [tasks[node] for node in plan.tasks])
 
 

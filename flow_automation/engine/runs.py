@@ -224,10 +224,13 @@ class RunEngine:
     async def records(self, run_id: str, *, heavy: bool = False) -> list[dict[str, Any]]:
         return await self.journal(run_id).find({}, None if heavy else HEAVY_FIELDS).to_list()
 
-    async def task_states(self, run_id: str) -> tuple[jr.RunPlan, dict[str, dict[str, Any]]]:
-        run = await self.get_run(run_id)
-        plan = await self.plan(run_id, int(run.get("attempt", 1)))
-        return plan, jr.derive(plan, await self.records(run_id))
+    async def task_states(
+        self, run: dict[str, Any], *, previews: bool = False
+    ) -> tuple[jr.RunPlan, dict[str, dict[str, Any]]]:
+        """The run's plan and every task's state, derived from its journal (with output previews if asked)."""
+        plan = await self.plan(run["_id"], int(run.get("attempt", 1)))
+        projection = {"outputs": 0, "logs": 0} if previews else HEAVY_FIELDS
+        return plan, jr.derive(plan, await self.journal(run["_id"]).find({}, projection).to_list())
 
     async def final_of(self, plan: jr.RunPlan, node: str) -> dict[str, Any] | None:
         return await self.journal(plan.run_id).find_one({"_id": jr.final_id(node, plan.epoch(node))})
@@ -716,8 +719,7 @@ class RunEngine:
         run = await self.runs.find_one({"_id": run_id})
         if run is None or run["state"] in st.RUN_TERMINAL:
             return False
-        plan = await self.plan(run_id, int(run.get("attempt", 1)))
-        tasks = jr.derive(plan, await self.records(run_id))
+        _, tasks = await self.task_states(run)
         counts: dict[str, int] = {}
         for task in tasks.values():
             counts[task["state"]] = counts.get(task["state"], 0) + 1
@@ -829,8 +831,7 @@ class RunEngine:
         if run["state"] in st.RUN_TERMINAL:
             raise Conflict(f"run {run_id} already ended ({run['state']})", details={"state": run["state"]})
         await self.runs.update_one({"_id": run_id}, {"$set": {"cancel_requested": True}})
-        plan = await self.plan(run_id, int(run.get("attempt", 1)))
-        tasks = jr.derive(plan, await self.records(run_id))
+        plan, tasks = await self.task_states(run)
         waiting = [node for node, task in tasks.items() if task["state"] in st.TASK_WAITING]
         await self.events.emit_all([task_event(plan, node, st.CANCELED, tasks[node]["attempts"]) for node in waiting])
         await self.record(
@@ -863,8 +864,7 @@ class RunEngine:
                 f"only a failed or canceled run can be retried; run {run_id} is {run['state']}",
                 details={"state": run["state"]},
             )
-        plan = await self.plan(run_id, int(run.get("attempt", 1)))
-        tasks = jr.derive(plan, await self.records(run_id))
+        plan, tasks = await self.task_states(run)
         again = {node for node, task in tasks.items() if task["state"] in (st.FAILED, st.UPSTREAM_FAILED, st.CANCELED)}
         todo = list(again)
         while todo:
