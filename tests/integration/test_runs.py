@@ -591,8 +591,14 @@ def test_a_run_whose_starter_died_is_started_by_another(api, platform, world) ->
     assert wait_run(api, second)["state"] == "succeeded"
 
 
-def crashed_run(api, platform, nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> tuple[str, Any]:
-    """A run as a process that died mid-step leaves it: its document and journal written by hand."""
+def crashed_run(
+    api, platform, nodes: list[dict[str, Any]], edges: list[dict[str, str]], records: list[tuple[str, dict[str, Any]]]
+) -> str:
+    """A run as a process that died mid-step leaves it: its document and journal written by hand.
+
+    ``records`` are (journal id, fields) written two minutes ago, after the run's start guard; an id's
+    first part is the record's kind.
+    """
     flow_id = save(api, {"id": unique("crash"), "name": "crash", "nodes": nodes, "edges": edges})
     definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
     run_id = uuid.uuid4().hex[:24]
@@ -620,40 +626,39 @@ def crashed_run(api, platform, nodes: list[dict[str, Any]], edges: list[dict[str
             "events": {"partition": 0, "offset": 0},
         }
     )
-    return run_id, db[f"journal.{run_id}"]
+    kinds = {"start": "guard", "end": "guard"}
+    db[f"journal.{run_id}"].insert_many(
+        [
+            {
+                "_id": record_id,
+                "kind": kinds.get(record_id.split(":")[0], record_id.split(":")[0]),
+                "at": long_ago,
+                **fields,
+            }
+            for record_id, fields in [("start:1", {}), *records]
+        ]
+    )
+    return run_id
+
+
+ONE_NODE = [{"id": "only", "type": "noop"}]
 
 
 def test_a_decision_left_by_a_dead_process_is_finished_by_healing(api, platform) -> None:
-    run_id, journal = crashed_run(
-        api, platform, [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop"}], [{"from": "a", "to": "b"}]
-    )
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
     # "a" ended, and its executor died before deciding "b".
-    journal.insert_many(
+    run_id = crashed_run(
+        api,
+        platform,
+        [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop"}],
+        [{"from": "a", "to": "b"}],
         [
-            {"_id": "start:1", "kind": "guard", "at": long_ago},
-            {"_id": "ready:a:1", "kind": "ready", "node": "a", "epoch": 1, "at": long_ago},
-            {
-                "_id": "claim:a:1",
-                "kind": "claim",
-                "node": "a",
-                "epoch": 1,
-                "attempt": 1,
-                "executor": "gone",
-                "at": long_ago,
-            },
-            {
-                "_id": "final:a:1",
-                "kind": "final",
-                "node": "a",
-                "epoch": 1,
-                "attempt": 1,
-                "state": "succeeded",
-                "output_keys": [],
-                "outputs": {},
-                "at": long_ago,
-            },
-        ]
+            ("ready:a:1", {"node": "a", "epoch": 1}),
+            ("claim:a:1", {"node": "a", "epoch": 1, "attempt": 1, "executor": "gone"}),
+            (
+                "final:a:1",
+                {"node": "a", "epoch": 1, "attempt": 1, "state": "succeeded", "output_keys": [], "outputs": {}},
+            ),
+        ],
     )
     run = wait_run(api, run_id, timeout=60)
     assert run["state"] == "succeeded", tasks_of(run)
@@ -661,22 +666,15 @@ def test_a_decision_left_by_a_dead_process_is_finished_by_healing(api, platform)
 
 
 def test_an_attempt_held_by_a_vanished_executor_is_taken_over(api, platform) -> None:
-    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
-    journal.insert_many(
+    run_id = crashed_run(
+        api,
+        platform,
+        ONE_NODE,
+        [],
         [
-            {"_id": "start:1", "kind": "guard", "at": long_ago},
-            {"_id": "ready:only:1", "kind": "ready", "node": "only", "epoch": 1, "at": long_ago},
-            {
-                "_id": "claim:only:1",
-                "kind": "claim",
-                "node": "only",
-                "epoch": 1,
-                "attempt": 1,
-                "executor": "gone",
-                "at": long_ago,
-            },
-        ]
+            ("ready:only:1", {"node": "only", "epoch": 1}),
+            ("claim:only:1", {"node": "only", "epoch": 1, "attempt": 1, "executor": "gone"}),
+        ],
     )
     run = wait_run(api, run_id, timeout=60)
     task = tasks_of(run)["only"]
@@ -685,26 +683,26 @@ def test_an_attempt_held_by_a_vanished_executor_is_taken_over(api, platform) -> 
 
 
 def test_a_run_whose_closer_died_is_closed_by_healing(api, platform) -> None:
-    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
-    journal.insert_many(
+    run_id = crashed_run(
+        api,
+        platform,
+        ONE_NODE,
+        [],
         [
-            {"_id": "start:1", "kind": "guard", "at": long_ago},
-            {
-                "_id": "claim:only:1",
-                "kind": "claim",
-                "node": "only",
-                "epoch": 1,
-                "attempt": 1,
-                "executor": "gone",
-                "at": long_ago,
-            },
-            {"_id": "final:only:1", "kind": "final", "node": "only", "epoch": 1, "state": "failed", "at": long_ago},
-            {"_id": "end:1", "kind": "guard", "state": "failed", "task_counts": {"failed": 1}, "at": long_ago},
-        ]
+            ("claim:only:1", {"node": "only", "epoch": 1, "attempt": 1, "executor": "gone"}),
+            ("final:only:1", {"node": "only", "epoch": 1, "state": "failed"}),
+            ("end:1", {"state": "failed", "task_counts": {"failed": 1}}),
+        ],
     )
     run = wait_run(api, run_id, timeout=60)
     assert run["state"] == "failed" and run["task_counts"] == {"failed": 1}
+
+
+def test_a_ready_task_never_queued_is_queued_by_healing(api, platform) -> None:
+    # The process that made "only" ready died before putting it on the queue.
+    run_id = crashed_run(api, platform, ONE_NODE, [], [("ready:only:1", {"node": "only", "epoch": 1})])
+    run = wait_run(api, run_id, timeout=60)
+    assert run["state"] == "succeeded" and tasks_of(run)["only"]["attempts"] == 1
 
 
 def test_runs_purge_deletes_old_runs_with_their_journals(api, platform) -> None:
@@ -730,17 +728,3 @@ def test_runs_purge_deletes_old_runs_with_their_journals(api, platform) -> None:
     assert api.get(f"/api/v1/runs/{old['id']}").status_code == 404
     assert f"journal.{old['id']}" not in db.list_collection_names()
     assert api.get(f"/api/v1/runs/{recent['id']}").json()["state"] == "succeeded"
-
-
-def test_a_ready_task_never_queued_is_queued_by_healing(api, platform) -> None:
-    run_id, journal = crashed_run(api, platform, [{"id": "only", "type": "noop"}], [])
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
-    # The process that made "only" ready died before putting it on the queue.
-    journal.insert_many(
-        [
-            {"_id": "start:1", "kind": "guard", "at": long_ago},
-            {"_id": "ready:only:1", "kind": "ready", "node": "only", "epoch": 1, "at": long_ago},
-        ]
-    )
-    run = wait_run(api, run_id, timeout=60)
-    assert run["state"] == "succeeded" and tasks_of(run)["only"]["attempts"] == 1
