@@ -13,9 +13,15 @@ from scripts/servers.sh must be running), then:
    sending a Kafka message, and lets them run for ``--seconds``; lateness is
    fired time minus scheduled time, from the execution records, over the
    slots before the kill;
+   (steady state: the slots from three seconds after the last job was
+   created until the kill; the first slot of a new job may be late by the
+   time its owner takes to learn of it through the change feed);
 3. kills one node with SIGKILL half-way and measures the failover: the
    largest lateness of a slot due after the kill;
-4. reads every message back from Kafka and counts missed and doubled slots.
+4. stops the other two nodes cleanly, then reads every message back from
+   Kafka and counts, for every job, the whole seconds from its creation to
+   three seconds before the stop that have no message (missed) or more than
+   one (doubled).
 
 Ends with ``RESULT p99_late_ms=... idle_cpu_pct=... failover_s=...``.
 """
@@ -31,11 +37,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from pymongo import MongoClient
 
@@ -93,12 +101,119 @@ def slot_of(execution_id: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def create_jobs(urls: list[str], token: str, topic: str, count: int) -> list[str]:
+    """Create ``count`` every-second Kafka jobs through the API of the nodes, six requests at a time."""
+    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) for url in urls]
+
+    def create(i: int) -> str:
+        response = clients[i % len(clients)].post(
+            "/api/v1/jobs",
+            json={
+                "name": f"tick-{i}",
+                "schedule": {"cron": "* * * * * *"},
+                "action": {
+                    "type": "kafka",
+                    "topic": topic,
+                    "key": "{{job_id}}",
+                    "value": {"job": "{{job_id}}", "slot": "{{scheduled_time}}"},
+                },
+            },
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    with ThreadPoolExecutor(6) as pool:
+        job_ids = list(pool.map(create, range(count)))
+    for client in clients:
+        client.close()
+    return job_ids
+
+
+def read_back(topic: str) -> Counter[tuple[str, str]]:
+    """Every message on the topic, up to the end offsets at the time of the call, as (job, slot) counts."""
+    consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    deliveries: Counter[tuple[str, str]] = Counter()
+    deadline = time.monotonic() + 120
+    while any(consumer.position(p) < ends[p] for p in partitions):
+        if time.monotonic() > deadline:
+            raise SystemExit("reading the messages back took over 120 s")
+        for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+            for record in records:
+                message = json.loads(record.value)
+                deliveries[(message["job"], message["slot"])] += 1
+    consumer.close()
+    return deliveries
+
+
+def missed_slots(
+    job_ids: list[str], anchors: dict[str, datetime], deliveries: Counter[tuple[str, str]], window_end: datetime
+) -> tuple[int, list[tuple[str, datetime]]]:
+    """Whole seconds after each job's creation and up to ``window_end`` with no message (and the first few)."""
+    seen: dict[str, set[datetime]] = defaultdict(set)
+    for job, slot in deliveries:
+        seen[job].add(datetime.fromisoformat(slot))
+    missed = 0
+    examples: list[tuple[str, datetime]] = []
+    for job in job_ids:
+        slot = anchors[job].replace(microsecond=0) + timedelta(seconds=1)
+        while slot <= window_end:
+            if slot not in seen[job]:
+                missed += 1
+                if len(examples) < 5:
+                    examples.append((job, slot))
+            slot += timedelta(seconds=1)
+    return missed, examples
+
+
+def print_node_warnings(nodes: list[ServiceProcess]) -> None:
+    for node in nodes:
+        notable = [line for line in node.log_lines() if line.get("level") in ("warning", "error", "critical")]
+        for line in notable[:8]:
+            message = f"{str(line.get('msg'))[:200]} {str(line.get('exc', ''))[-600:]}"
+            print(f"  node {node.port} {line.get('level')}: {message}")
+
+
+def read_lateness(
+    db: Any, steady_from: datetime, killed_at: datetime, *, timeline: bool
+) -> tuple[list[float], list[float]]:
+    """Lateness in ms of the steady-state slots, and in s of the slots due within 15 s after the kill."""
+    lateness_ms: list[float] = []
+    late_after_kill: list[float] = []
+    statuses: Counter[str] = Counter()
+    by_slot: dict[datetime, list[tuple[float, float]]] = defaultdict(list)
+    for outcome in db["ecron_outcomes"].find({}, {"fired_at": 1, "status": 1, "duration_ms": 1}):
+        statuses[outcome["status"]] += 1
+        if outcome.get("fired_at") is None:
+            continue
+        slot = slot_of(outcome["_id"])
+        late = (outcome["fired_at"] - slot).total_seconds()
+        by_slot[slot].append((late * 1000, outcome.get("duration_ms") or 0.0))
+        if steady_from <= slot < killed_at:  # steady state; the slots after the kill measure the failover
+            lateness_ms.append(late * 1000)
+        if killed_at <= slot <= killed_at + timedelta(seconds=15):
+            late_after_kill.append(late)
+    if timeline:
+        for slot, values in sorted(by_slot.items()):
+            late = [v[0] for v in values]
+            print(
+                f"  {slot.time()} fired {len(values):4d} p50 {percentile(late, 0.5):7.0f} ms max {max(late):7.0f} ms;"
+                f" longest action {max(v[1] for v in values):6.0f} ms"
+            )
+    print("execution outcomes:", dict(statuses))
+    return lateness_ms, late_after_kill
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-jobs", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--timeline", action="store_true", help="print the lateness of every second")
     args = parser.parse_args()
 
     topic = f"bench.ecron.{uuid.uuid4().hex[:8]}"
@@ -132,29 +247,11 @@ def main() -> None:
         print("idle CPU per node (% of one core):", " ".join(f"{v:.2f}" for v in idle))
 
         token = platform.token()
-        clients = [
-            httpx.Client(base_url=n.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) for n in nodes
-        ]
         started = time.perf_counter()
-        job_ids = []
-        for i in range(args.jobs):
-            response = clients[i % 3].post(
-                "/api/v1/jobs",
-                json={
-                    "name": f"tick-{i}",
-                    "schedule": {"cron": "* * * * * *"},
-                    "action": {
-                        "type": "kafka",
-                        "topic": topic,
-                        "key": "{{job_id}}",
-                        "value": {"job": "{{job_id}}", "slot": "{{scheduled_time}}"},
-                    },
-                },
-            )
-            assert response.status_code == 201, response.text
-            job_ids.append(response.json()["id"])
+        job_ids = create_jobs([n.url for n in nodes], token, topic, args.jobs)
         created_at = datetime.now(UTC)
-        print(f"created {args.jobs} every-second jobs in {time.perf_counter() - started:.1f}s")
+        print(f"created {args.jobs} every-second jobs in {time.perf_counter() - started:.1f}s (6 clients)")
+        steady_from = created_at + timedelta(seconds=3)  # every job's owner knows it by then
 
         time.sleep(args.seconds / 2)
         victim = nodes[2]
@@ -165,55 +262,36 @@ def main() -> None:
         platform.services.pop(f"ecron-{victim.port}")
         print(f"killed node pid {victim.process.pid} at {killed_at.time()}")
         time.sleep(args.seconds / 2)
-        window_end = datetime.now(UTC) - timedelta(seconds=10)  # every slot before this had time to fire
-        time.sleep(2)
 
-        outcomes = list(db["ecron_outcomes"].find({}, {"fired_at": 1, "status": 1}))
-        lateness_ms = []
-        late_after_kill = []
-        statuses: Counter[str] = Counter()
-        for outcome in outcomes:
-            statuses[outcome["status"]] += 1
-            if outcome.get("fired_at") is None:
-                continue
-            slot = slot_of(outcome["_id"])
-            late = (outcome["fired_at"] - slot).total_seconds()
-            if slot < killed_at:  # steady state; the slots after the kill measure the failover
-                lateness_ms.append(late * 1000)
-            if killed_at <= slot <= killed_at + timedelta(seconds=15):
-                late_after_kill.append(late)
-        print("execution outcomes:", dict(statuses))
+        # Stop the survivors cleanly (they finish what fired and write its outcome) before reading
+        # anything back, so the reading does not disturb the firing it measures. Every slot up to
+        # a few seconds before the stop must have fired exactly once.
+        window_end = datetime.now(UTC) - timedelta(seconds=3)
+        for node in nodes[:2]:
+            node.process.send_signal(signal.SIGTERM)
+        for node in nodes[:2]:
+            node.process.wait(timeout=60)
+            platform.services.pop(f"ecron-{node.port}")
 
-        consumer = KafkaConsumer(
-            topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", consumer_timeout_ms=5000, group_id=None
-        )
-        deliveries: Counter[tuple[str, str]] = Counter(
-            (m["job"], m["slot"]) for m in (json.loads(record.value) for record in consumer)
-        )
-        consumer.close()
-        by_job: dict[str, list[datetime]] = defaultdict(list)
-        for job, slot in deliveries:
-            by_job[job].append(datetime.fromisoformat(slot))
-        missed = 0
-        for job in job_ids:
-            slots = sorted(s for s in by_job.get(job, []) if s <= window_end)
-            if not slots:
-                missed += 1
-                continue
-            expected = int((slots[-1] - slots[0]).total_seconds()) + 1
-            missed += expected - len(slots)
-            missed += max(0, int((window_end - slots[-1]).total_seconds()))  # slots after the last one seen
+        print_node_warnings(nodes)
+        lateness_ms, late_after_kill = read_lateness(db, steady_from, killed_at, timeline=args.timeline)
+        print("claims:", dict(Counter(d["status"] for d in db["ecron_executions"].find({}, {"status": 1}))))
+
+        anchors = {d["_id"]: d["anchor"] for d in db["ecron_jobs"].find({"_id": {"$in": job_ids}}, {"anchor": 1})}
+        deliveries = read_back(topic)
         doubled = sum(n - 1 for n in deliveries.values() if n > 1)
+        missed, first_missed = missed_slots(job_ids, anchors, deliveries, window_end)
+        print(f"messages read back: {sum(deliveries.values())} for {len(deliveries)} distinct slots")
+        for job, slot in first_missed:
+            print(f"  missed: job {job} slot {slot.isoformat()}")
 
         p50 = statistics.median(lateness_ms)
         p99 = percentile(lateness_ms, 0.99)
         failover = max(late_after_kill) if late_after_kill else float("nan")
-        print(f"slots fired before the kill: {len(lateness_ms)} (jobs created from {created_at.time()})")
+        print(f"steady-state slots (from {steady_from.time()} to the kill): {len(lateness_ms)}")
         print(f"lateness p50={p50:.1f} ms p99={p99:.1f} ms max={max(lateness_ms):.1f} ms")
         print(f"failover: largest lateness of a slot due after the kill = {failover:.2f} s (lease 5 s)")
-        print(f"missed slots={missed} doubled slots={doubled}")
-        for client in clients:
-            client.close()
+        print(f"every slot of every job from its creation to {window_end.time()}: missed={missed} doubled={doubled}")
         mongo.close()
     admin.delete_topics([topic])
     admin.close()
