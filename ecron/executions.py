@@ -44,6 +44,17 @@ def slot_execution_id(job_id: str, scheduled_time: datetime) -> str:
     return f"{job_id}@{slot_time_text(scheduled_time)}"
 
 
+def parse_slot_execution_id(execution_id: str) -> tuple[str, datetime] | None:
+    """``(job id, slot time)`` of a scheduled execution's id; None for a manual run's."""
+    job_id, _, slot = execution_id.rpartition("@")
+    if not job_id or "~" in slot:
+        return None
+    try:
+        return job_id, datetime.strptime(slot, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def manual_execution_id(job_id: str, now: datetime) -> str:
     return f"{job_id}@{slot_time_text(now)}~run-{uuid.uuid4().hex[:8]}"
 

@@ -31,6 +31,7 @@ class ExecutionStatus(StrEnum):
     failed = "failed"
     missed = "missed"
     skipped = "skipped"
+    interrupted = "interrupted"  # its node died before it finished; a takeover execution ran it again
 
 
 class JobState(StrEnum):
@@ -155,7 +156,9 @@ class Execution(BaseModel):
 
     id: str
     job_id: str
-    trigger: Literal["schedule", "manual"]
+    trigger: Literal["schedule", "manual", "takeover"] = Field(
+        description="takeover: a slot run again because the node holding it died (see continues)"
+    )
     scheduled_time: datetime
     fire_time: datetime = Field(description="scheduled time plus jitter")
     fired_at: datetime | None = None
@@ -169,6 +172,8 @@ class Execution(BaseModel):
     takeovers: int = Field(0, description="times another node took this execution over from a dead one")
     attempt_errors: list[str] = Field(default_factory=list, description="why each failed attempt failed")
     misfire: str | None = Field(None, description="why a late slot was fired or not")
+    continues: str | None = Field(None, description="the interrupted execution this takeover execution runs again")
+    continued_as: str | None = Field(None, description="the takeover execution that ran this interrupted one again")
 
 
 class ExecutionList(BaseModel):

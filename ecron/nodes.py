@@ -1,11 +1,17 @@
 """Node membership: heartbeats, leases, and taking over the executions of a dead node.
 
 Each node has one document: its heartbeat, ``lease_expires_at`` (heartbeat
-plus the lease) and the ids of the executions it holds. A node adds an id
-before it inserts the claim, so a claim is always listed by its holder. When
+plus the lease) and the ids of the executions it holds, in two lists:
+``claiming`` (the claim insert is in flight: it may or may not have landed,
+and another node may hold that slot) and ``active`` (claims this node won or
+took over). A node adds an id to ``claiming`` before it inserts the claim and
+moves it to ``active`` once the insert answered, so a claim is always listed
+by its holder and a node taking over knows which ids are surely the dead
+node's. When
 a lease has run out, any live node may take the document over with one
-atomic ``find_one_and_delete`` guarded by the lease value it saw: exactly one
-wins, and the winner re-runs the dead node's unfinished executions. A node
+insert of a takeover marker named after the node and the lease it saw:
+exactly one wins (:meth:`NodeRegistry.take_over`), and the winner re-runs
+the dead node's unfinished executions. A node
 whose document is gone has been taken over (for example after a long pause)
 and must drop what it holds.
 
@@ -21,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from ecron.constants import NODES_COLLECTION
+from ecron.constants import NODES_COLLECTION, TAKEOVERS_COLLECTION
 
 
 def new_node_id() -> str:
@@ -32,12 +39,13 @@ def new_node_id() -> str:
 class NodeRegistry:
     def __init__(self, db: AsyncDatabase, node_id: str, version: str, lease_s: float) -> None:
         self.collection = db[NODES_COLLECTION]
+        self.takeovers = db[TAKEOVERS_COLLECTION]
         self.node_id = node_id
         self.version = version
         self.lease_s = lease_s
         self.started_at = datetime.now(UTC)
 
-    async def register(self, active: list[str]) -> None:
+    async def register(self) -> None:
         now = datetime.now(UTC)
         await self.collection.replace_one(
             {"_id": self.node_id},
@@ -48,12 +56,13 @@ class NodeRegistry:
                 "started_at": self.started_at,
                 "heartbeat_at": now,
                 "lease_expires_at": now + timedelta(seconds=self.lease_s),
-                "active": active,
+                "active": [],
+                "claiming": [],
             },
             upsert=True,
         )
 
-    async def heartbeat(self, active: list[str]) -> bool:
+    async def heartbeat(self, active: list[str], claiming: list[str]) -> bool:
         """Renew the lease; False when this node's document is gone (it was taken over)."""
         now = datetime.now(UTC)
         result = await self.collection.update_one(
@@ -63,13 +72,19 @@ class NodeRegistry:
                     "heartbeat_at": now,
                     "lease_expires_at": now + timedelta(seconds=self.lease_s),
                     "active": active,
+                    "claiming": claiming,
                 }
             },
         )
         return result.matched_count == 1
 
-    async def add_active(self, execution_ids: list[str]) -> None:
-        await self.collection.update_one({"_id": self.node_id}, {"$addToSet": {"active": {"$each": execution_ids}}})
+    async def set_held(self, active: list[str], claiming: list[str]) -> None:
+        """Write what this node holds without renewing the lease (after a claim insert answered)."""
+        await self.collection.update_one({"_id": self.node_id}, {"$set": {"active": active, "claiming": claiming}})
+
+    async def add_held(self, execution_ids: list[str], *, confirmed: bool) -> None:
+        field = "active" if confirmed else "claiming"
+        await self.collection.update_one({"_id": self.node_id}, {"$addToSet": {field: {"$each": execution_ids}}})
 
     async def release(self) -> None:
         """Let the others take over at once (a clean shutdown with executions still held)."""
@@ -82,10 +97,25 @@ class NodeRegistry:
         return await self.collection.find({}).to_list()
 
     async def take_over(self, node: dict[str, Any]) -> dict[str, Any] | None:
-        """Remove a dead node's document if its lease is still the one we saw; the winner gets it."""
-        return await self.collection.find_one_and_delete(
-            {"_id": node["_id"], "lease_expires_at": node["lease_expires_at"]}
-        )
+        """Take a dead node's document as read in ``node``; exactly one caller gets it, the others None.
+
+        The decision is the insert of a marker whose ``_id`` names the node and
+        the lease it let run out (a unique insert is the one atomic decision
+        FerretDB offers; its find-and-modify is not atomic between
+        connections). The winner then deletes the document only if the lease is
+        still the one it saw: a node that was merely slow and renewed it in the
+        meantime keeps its executions.
+        """
+        marker = f"{node['_id']}@{node['lease_expires_at'].isoformat()}"
+        try:
+            await self.takeovers.insert_one({"_id": marker, "by": self.node_id, "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            return None
+        result = await self.collection.delete_one({"_id": node["_id"], "lease_expires_at": node["lease_expires_at"]})
+        return node if result.deleted_count == 1 else None
+
+    async def prune_takeovers(self, older_than: datetime) -> None:
+        await self.takeovers.delete_many({"at": {"$lt": older_than}})
 
 
 def node_view(document: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -98,5 +128,5 @@ def node_view(document: dict[str, Any], now: datetime) -> dict[str, Any]:
         "heartbeat_at": document.get("heartbeat_at"),
         "lease_expires_at": document.get("lease_expires_at"),
         "alive": document.get("lease_expires_at") is not None and document["lease_expires_at"] > now,
-        "active_executions": len(document.get("active", [])),
+        "active_executions": len(document.get("active", [])) + len(document.get("claiming", [])),
     }

@@ -11,6 +11,7 @@ except for the moment membership changes.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -23,13 +24,29 @@ from ecron.actions.http import HttpRunner
 from ecron.actions.kafka import KafkaRunner
 from ecron.executions import OutcomeWriter
 from ecron.jobs import JobStore, job_from_document
-from ecron.models import Job
+from ecron.models import Job, JobState
+from ecron.schedules import next_fire_after
 
 log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def no_longer_due(execution: dict[str, Any], job: Job) -> str | None:
+    """Why a claimed slot must not fire after all: its job was paused or its schedules changed since the claim."""
+    if execution.get("trigger") == "manual":
+        return None
+    if job.state != JobState.active:
+        return f"the job was {job.state.value} before the slot fired"
+    revision = execution.get("revision")
+    scheduled = execution["scheduled_time"]
+    if revision is None or revision == job.revision:
+        return None
+    if next_fire_after(job.schedules, scheduled, inclusive=True) != scheduled:
+        return "the job's schedules changed before the slot fired and no longer include it"
+    return None
 
 
 class ExecutionRunner:
@@ -50,6 +67,7 @@ class ExecutionRunner:
         self.kafka = kafka
         self.node_id = node_id
         self.held: set[str] = set()
+        self.claiming: set[str] = set()  # held, but the claim insert has not answered yet
         self.lease_ok: Callable[[], bool] = lambda: True
         self._running: Counter[str] = Counter()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -57,15 +75,27 @@ class ExecutionRunner:
         self._cache: OrderedDict[str, Job] = OrderedDict()
         self._cache_size = cache_size
         self._generation = 0
+        self._pending_fires: list[float] = []  # POSIX times of the executions waiting for their fire time
         writer.on_written = self.release
 
     # -- what this node holds -------------------------------------------------------------
 
-    def hold(self, execution_ids: list[str]) -> None:
+    def hold(self, execution_ids: list[str], *, confirmed: bool) -> None:
+        """Count executions as this node's; ``confirmed=False`` while their claim insert is in flight."""
         self.held.update(execution_ids)
+        if not confirmed:
+            self.claiming.update(execution_ids)
+
+    def confirm(self, execution_ids: list[str]) -> None:
+        self.claiming.difference_update(execution_ids)
 
     def release(self, execution_ids: list[str]) -> None:
         self.held.difference_update(execution_ids)
+        self.claiming.difference_update(execution_ids)
+
+    def held_lists(self) -> tuple[list[str], list[str]]:
+        """``(confirmed, claiming)``: what a node taking over from this one must know (see ecron.nodes)."""
+        return sorted(self.held - self.claiming), sorted(self.claiming)
 
     def knows(self, execution_id: str) -> bool:
         """Whether this node is running (or about to run) the execution."""
@@ -78,8 +108,17 @@ class ExecutionRunner:
             task.cancel()
         self._tasks.clear()
         self.held.clear()
+        self.claiming.clear()
+
+    def seconds_until_next_fire(self) -> float | None:
+        """How long until the next execution this node holds fires (None: none is waiting)."""
+        now = time.time()
+        while self._pending_fires and self._pending_fires[0] < now:
+            heapq.heappop(self._pending_fires)
+        return self._pending_fires[0] - now if self._pending_fires else None
 
     def start(self, execution: dict[str, Any], max_concurrent: int | None) -> None:
+        heapq.heappush(self._pending_fires, execution["fire_time"].timestamp())
         task = asyncio.get_running_loop().create_task(self._execute(execution, max_concurrent, self._generation))
         self._tasks[execution["_id"]] = task
         task.add_done_callback(lambda _: self._tasks.pop(execution["_id"], None))
@@ -124,6 +163,14 @@ class ExecutionRunner:
         delay = (fire_time - utcnow()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
+        await self._fenced()
+
+    async def _fenced(self) -> None:
+        """Return only while this node's lease is valid: a node whose lease ran out starts nothing.
+
+        That is what lets a node taking over trust that slots due after the
+        dead node's lease expiry never started (:meth:`Scheduler._resume_executions`).
+        """
         while not self.lease_ok():  # noqa: ASYNC110 - fenced until the lease is renewed; a poll keeps it simple
             await asyncio.sleep(0.1)
 
@@ -148,10 +195,19 @@ class ExecutionRunner:
         execution_id = execution["_id"]
         job_id = execution["job_id"]
         try:
-            await self._wait_until(execution["fire_time"])
+            # The job is read and its action prepared before the fire time, so that at the fire
+            # time (when a thousand slots may be due together) only the action itself runs.
             job = await self.job(job_id)
-            if job is None:
+            prepared = self._prepare(execution, job) if job is not None else None
+            await self._wait_until(execution["fire_time"])
+            if job is None or self._cache.get(job_id) is not job:  # changed or deleted meanwhile
+                job = await self.job(job_id)
+                prepared = self._prepare(execution, job) if job is not None else None
+            if job is None or prepared is None:
                 self._finish(execution, "skipped", error="the job was deleted before the slot fired")
+                return
+            if reason := no_longer_due(execution, job):
+                self._finish(execution, "skipped", error=reason)
                 return
             limit = None if max_concurrent is None else job.max_concurrent
             if limit is not None and not await self._place_for(job, execution["fire_time"], limit):
@@ -165,7 +221,7 @@ class ExecutionRunner:
             self._running[job_id] += 1
             try:
                 async with self._slots:
-                    await self._attempts(execution, job, generation)
+                    await self._attempts(execution, job, prepared, generation)
             finally:
                 self._running[job_id] -= 1
         except asyncio.CancelledError:
@@ -174,13 +230,19 @@ class ExecutionRunner:
             log.exception("execution %s failed inside ecron", execution_id)
             self._finish(execution, "failed", error=f"ecron error: {type(exc).__name__}: {exc}")
 
-    async def _attempts(self, execution: dict[str, Any], job: Job, generation: int) -> None:
+    def _prepare(self, execution: dict[str, Any], job: Job) -> Any:
         variables = {
             "scheduled_time": execution["scheduled_time"].astimezone(UTC).isoformat(),
             "job_id": job.id,
             "execution_id": execution["_id"],
         }
-        runner = self.http if job.action.type == "http" else self.kafka
+        return self._runner_for(job).prepare(job.action, variables)
+
+    def _runner_for(self, job: Job) -> HttpRunner | KafkaRunner:
+        return self.http if job.action.type == "http" else self.kafka
+
+    async def _attempts(self, execution: dict[str, Any], job: Job, prepared: Any, generation: int) -> None:
+        runner = self._runner_for(job)
         attempt = int(execution.get("attempt") or 0)
         execution["fired_at"] = utcnow()
         started = time.perf_counter()
@@ -188,8 +250,9 @@ class ExecutionRunner:
         while True:
             attempt += 1
             execution["attempt"] = attempt
+            await self._fenced()
             try:
-                response = await runner.run(job.action, variables)
+                response = await runner.run(prepared)
             except ActionFailed as failure:
                 errors.append(f"attempt {attempt}: {failure.message}")
                 if attempt >= job.retry.max_attempts:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import deque
@@ -34,8 +35,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common.mongo import TRANSIENT_MONGO_ERRORS
 from common.sharding import owner_of
-from ecron.constants import PROGRESS_ID, STATE_COLLECTION
-from ecron.executions import ExecutionStore, OutcomeWriter, manual_execution_id, slot_execution_id
+from ecron.constants import CHANGES_KEEP_S, CHANGES_OVERLAP_S, MAINTENANCE_KEY, PROGRESS_ID, STATE_COLLECTION
+from ecron.executions import (
+    ExecutionStore,
+    OutcomeWriter,
+    insert_ignoring_duplicates,
+    manual_execution_id,
+    parse_slot_execution_id,
+    slot_execution_id,
+)
 from ecron.jobs import JobStore
 from ecron.nodes import NodeRegistry
 from ecron.plan import Plan, PlannedJob, Slot, misfire_decision
@@ -81,6 +89,9 @@ class Scheduler:
         self._takeover_blocked_until = 0.0
         self._last_prune = 0.0
         self._ambiguous: set[str] = set()
+        self._taking_over: set[str] = set()
+        self._last_collection = 0.0
+        self._last_full_collection = time.monotonic()
         self._last_progress = 0.0
         self.stopping = False
 
@@ -88,7 +99,7 @@ class Scheduler:
 
     async def start(self) -> None:
         """Join the cluster and load every job (called once MongoDB answers)."""
-        await self.nodes.register([])
+        await self.nodes.register()
         self._lease_valid_until = time.monotonic() + self.settings.lease_s - 0.25
         self._takeover_blocked_until = time.monotonic() + self.settings.heartbeat_s
         await self._refresh_membership()
@@ -118,17 +129,21 @@ class Scheduler:
         self._tasks += [
             loop.create_task(self._forever(self._plan_step, "plan")),
             loop.create_task(self._forever(self._changes_step, "changes")),
+            loop.create_task(self._forever(self._maintenance_step, "maintenance")),
+            loop.create_task(self._forever(self._collector_step, "collector")),
         ]
+        gc.disable()  # collections are scheduled between slots by _collector_step
 
     async def stop(self) -> None:
         self.stopping = True
         for task in self._tasks:
             task.cancel()
+        gc.enable()
         await self.runner.drain(self.settings.shutdown_wait_s)
         await self.writer.stop()
         with contextlib.suppress(*TRANSIENT_MONGO_ERRORS):
             if self.runner.held:
-                await self.nodes.heartbeat(sorted(self.runner.held))
+                await self.nodes.heartbeat(*self.runner.held_lists())
                 await self.nodes.release()
             else:
                 await self.nodes.deregister()
@@ -174,6 +189,7 @@ class Scheduler:
             if count % 2000 == 0:
                 await asyncio.sleep(0)  # let heartbeats and API calls through while a large plan loads
         log.info("plan loaded", extra={"jobs": count, "catch_up_from": start.isoformat()})
+        gc.freeze()  # the plan lives as long as the process: keep it out of every collection (see _collector_step)
         self._wake.set()
 
     def apply_job(self, document: dict[str, Any] | None, job_id: str) -> None:
@@ -187,10 +203,28 @@ class Scheduler:
             self.plan.put(document, start=document["anchor"])
         self._wake.set()
 
+    async def _resync_plan(self) -> None:
+        """Apply every job whose stored revision differs from the plan's, and drop the deleted ones."""
+        stored = set()
+        async for document in self.jobs.all_documents():
+            stored.add(document["_id"])
+            if self.plan.revision_of(document["_id"]) != document["revision"]:
+                self.apply_job(document, document["_id"])
+        for job_id in [job_id for job_id in self.plan.jobs if job_id not in stored]:
+            self.apply_job(None, job_id)
+        log.info("plan compared with the stored jobs", extra={"jobs": len(stored)})
+
     async def _changes_step(self) -> float:
         since = self._changes_since
-        self._changes_since = utcnow()
-        changes = await self.jobs.changes_since(since - timedelta(seconds=5))
+        now = utcnow()
+        if (now - since).total_seconds() > CHANGES_KEEP_S - CHANGES_OVERLAP_S * 2:
+            # The feed may have been pruned past what this node read last (it was cut off from
+            # MongoDB for a while): compare the whole plan with the stored jobs instead.
+            await self._resync_plan()
+            self._changes_since = now
+            return self.settings.changes_poll_s
+        changes = await self.jobs.changes_since(since - timedelta(seconds=CHANGES_OVERLAP_S))
+        self._changes_since = now
         for change in changes:
             if change["_id"] in self._changes_seen:
                 continue
@@ -253,6 +287,7 @@ class Scheduler:
                     "trigger": "schedule",
                     "scheduled_time": slot.scheduled_time,
                     "fire_time": slot.fire_time,
+                    "revision": slot.revision,
                     "status": status,
                     "node": self.node_id,
                     "attempt": 0,
@@ -263,15 +298,16 @@ class Scheduler:
                 }
             )
         active_ids = [d["_id"] for d in documents if d["status"] == "claimed"]
-        self.runner.hold(active_ids)
+        self.runner.hold(active_ids, confirmed=False)
         try:
-            await self.nodes.add_active(active_ids)
+            await self.nodes.add_held(active_ids, confirmed=False)
             won = await self.executions.claim(documents)
         except BaseException:
             self.runner.release(active_ids)
             self._ambiguous.update(d["_id"] for d in documents)  # the insert may have reached MongoDB
             raise
         self.runner.release([i for i in active_ids if i not in won])
+        self.runner.confirm(active_ids)
         by_id = {slot_execution_id(s.job_id, s.scheduled_time): planned for s, planned, _ in slots}
         for document in documents:
             if document["_id"] in won and document["status"] == "claimed":
@@ -279,6 +315,8 @@ class Scheduler:
         lost = [d["_id"] for d in documents if d["_id"] not in won and d["_id"] in self._ambiguous]
         self._ambiguous.difference_update(d["_id"] for d in documents)
         await self._resume_own_claims(lost, by_id)
+        if active_ids:
+            await self.nodes.set_held(*self.runner.held_lists())
 
     async def _resume_own_claims(self, execution_ids: list[str], by_id: dict[str, PlannedJob]) -> None:
         """Start claims that exist already but are ours and unfinished.
@@ -296,48 +334,107 @@ class Scheduler:
                 and claim.get("status") == "claimed"
                 and not self.runner.knows(claim["_id"])
             ):
-                self.runner.hold([claim["_id"]])
-                await self.nodes.add_active([claim["_id"]])
+                self.runner.hold([claim["_id"]], confirmed=True)
+                await self.nodes.add_held([claim["_id"]], confirmed=True)
                 self.runner.start(claim, by_id[claim["_id"]].max_concurrent)
 
     # -- membership ---------------------------------------------------------------------------
 
     async def _membership_step(self) -> float:
+        """Renew this node's lease and look at the others; nothing slow runs here.
+
+        A heartbeat that waited on a slow query would let this node's lease run
+        out under load and make the others take it over, so takeovers and
+        pruning run in tasks of their own. The step comes back just after the
+        earliest lease of another node runs out, so a dead node is noticed when
+        its lease ends, not up to a heartbeat later.
+        """
         started = time.monotonic()
         if self._takeover_blocked_until > started + self.settings.lease_s * 2:
             # Coming back from an outage: everyone missed heartbeats, so wait a full lease before judging others.
             self._takeover_blocked_until = started + self.settings.lease_s + self.settings.heartbeat_s
-        alive = await self.nodes.heartbeat(sorted(self.runner.held))
+        alive = await self.nodes.heartbeat(*self.runner.held_lists())
         if not alive:
             log.warning("this node's lease was taken over by another node; dropping what it held")
             self.runner.drop_all()
-            await self.nodes.register([])
+            await self.nodes.register()
         self._lease_valid_until = started + self.settings.lease_s - 0.25
-        await self._refresh_membership()
+        next_expiry = await self._refresh_membership()
         if started - self._last_progress > 10:
             self._last_progress = started
             await self.db[STATE_COLLECTION].update_one(
                 {"_id": PROGRESS_ID}, {"$max": {"at": utcnow() - timedelta(seconds=1)}}, upsert=True
             )
-        if started - self._last_prune > 60:
-            self._last_prune = started
-            await self.jobs.prune_changes()
-            await self.executions.prune(utcnow() - timedelta(days=self.settings.history_days))
-        return self.settings.heartbeat_s
+        wait = self.settings.heartbeat_s - (time.monotonic() - started)
+        if next_expiry is not None:
+            wait = min(wait, (next_expiry - utcnow()).total_seconds() + 0.02)
+        return max(wait, 0.02)
 
-    async def _refresh_membership(self) -> None:
+    async def _collector_step(self) -> float:
+        """Collect garbage between slots instead of while they fire.
+
+        A collection pauses the event loop (a full one for tens of milliseconds
+        on a large heap); the automatic collector may start one at any moment,
+        including the instant a thousand slots are due. So automatic collection
+        is off while the scheduler runs, and this step collects when nothing
+        fires in the next 150 ms: the young generations every second, all of
+        them every 30 s. If slots never leave such a gap, it collects anyway
+        after 5 s, so memory held by reference cycles stays bounded.
+        """
+        now = time.monotonic()
+        until = self.runner.seconds_until_next_fire()
+        planned = self.plan.next_fire_time()
+        if planned is not None:
+            ahead = (planned - utcnow()).total_seconds() - self.settings.lookahead_s
+            until = ahead if until is None else min(until, ahead)
+        since = now - self._last_collection
+        if since >= 1.0 and (until is None or until > 0.15 or since > 5.0):
+            full = now - self._last_full_collection > 30.0
+            gc.collect(2 if full else 1)
+            self._last_collection = time.monotonic()
+            if full:
+                self._last_full_collection = self._last_collection
+        return 0.05
+
+    async def _maintenance_step(self) -> float:
+        """Prune the change feed and old executions, on one node of the cluster at a time.
+
+        Deleting by a condition reads the whole collection on FerretDB's SQLite
+        backend, so it runs rarely and only on the node that rendezvous hashing
+        picks for the key ``maintenance``.
+        """
+        if self.owner(MAINTENANCE_KEY) == self.node_id:
+            await self.jobs.prune_changes()
+            now = time.monotonic()
+            if now - self._last_prune > self.settings.prune_interval_s:
+                self._last_prune = now
+                await self.executions.prune(utcnow() - timedelta(days=self.settings.history_days))
+                await self.nodes.prune_takeovers(utcnow() - timedelta(days=1))
+        return CHANGES_KEEP_S / 4
+
+    async def _refresh_membership(self) -> datetime | None:
+        """Update the view of live nodes; returns when the earliest lease of another live node ends."""
         now = utcnow()
         documents = await self.nodes.all()
         alive = tuple(sorted({d["_id"] for d in documents if d["lease_expires_at"] > now} | {self.node_id}))
-        if time.monotonic() >= self._takeover_blocked_until:
-            for document in documents:
-                if document["lease_expires_at"] <= now and document["_id"] != self.node_id:
-                    await self._take_over(document)
         if alive != self.view:
             log.info("membership changed", extra={"nodes": list(alive)})
             self.view = alive
             self._owners.clear()
             await self._rescue_recent()
+        if time.monotonic() >= self._takeover_blocked_until:
+            for document in documents:
+                if (
+                    document["lease_expires_at"] <= now
+                    and document["_id"] != self.node_id
+                    and document["_id"] not in self._taking_over
+                ):
+                    self._taking_over.add(document["_id"])
+                    task = asyncio.get_running_loop().create_task(self._take_over(document))
+                    self._tasks.append(task)
+                    task.add_done_callback(self._tasks.remove)
+        others = [d["lease_expires_at"] for d in documents if d["_id"] != self.node_id and d["lease_expires_at"] > now]
+        return min(others) if others else None
 
     async def _rescue_recent(self) -> None:
         """Claim recent slots that were someone else's and are now ours (their owner died or membership moved)."""
@@ -355,22 +452,153 @@ class Scheduler:
             self._wake.set()
 
     async def _take_over(self, document: dict[str, Any]) -> None:
-        dead = await self.nodes.take_over(document)
-        if dead is None:
-            return  # another node was faster
-        ids = list(dead.get("active", []))
-        log.warning("taking over a dead node", extra={"dead_node": dead["_id"], "executions": len(ids)})
-        self.runner.hold(ids)
-        await self.nodes.add_active(ids)
-        unfinished = await self.executions.unfinished(ids)
-        taken = {execution["_id"] for execution in unfinished if execution.get("status") == "claimed"}
-        self.runner.release([i for i in ids if i not in taken])
+        try:
+            dead = await self.nodes.take_over(document)
+            if dead is None:
+                return  # another node was faster
+            await self._resume_executions(dead)
+        except TRANSIENT_MONGO_ERRORS as exc:
+            log.warning("taking over node %s waits for MongoDB: %s", document["_id"], exc)
+        except Exception:
+            log.exception("taking over node %s failed", document["_id"])
+        finally:
+            self._taking_over.discard(document["_id"])
+
+    async def _resume_executions(self, dead: dict[str, Any]) -> None:
+        """Run the unfinished executions a dead node held, without reading the history.
+
+        Reading the claims or outcomes of a few ids reads the whole collection
+        on FerretDB's SQLite backend (seconds with a large history), so the
+        common cases decide by inserts and ids alone:
+
+        - a claim of the dead node whose fire time is at or after its lease
+          expiry cannot have started (a node fires nothing once its lease ran
+          out): it runs from its id alone;
+        - any other scheduled claim of the dead node may have fired: its
+          outcome is inserted as ``interrupted``. If that insert wins, the node
+          never recorded an outcome and a takeover execution
+          ``<id>~takeover-<n>`` runs the slot again (at least once: an action
+          the node started just before it died runs twice); if it loses, the
+          slot had finished.
+
+        Only manual runs, takeover executions and claims whose insert was in
+        flight when the node died are looked up.
+        """
+        confirmed = list(dead.get("active", []))
+        in_flight = [i for i in dead.get("claiming", []) if i not in set(confirmed)]
+        log.warning(
+            "taking over a dead node",
+            extra={"dead_node": dead["_id"], "executions": len(confirmed), "claims_in_flight": len(in_flight)},
+        )
+        self.runner.hold(confirmed, confirmed=True)
+        await self.nodes.add_held(confirmed, confirmed=True)
+        unstarted, maybe_fired, looked_up = [], [], list(in_flight)
+        for execution_id in confirmed:
+            parsed = parse_slot_execution_id(execution_id)
+            if parsed is None:
+                looked_up.append(execution_id)
+            elif (execution := self._unstarted_slot(execution_id, parsed, dead["lease_expires_at"])) is not None:
+                unstarted.append(execution)
+            else:
+                maybe_fired.append((execution_id, parsed))
+        for execution in unstarted:
+            self.runner.start(execution, max_concurrent=None)
+        await self._continue_interrupted(dead["_id"], maybe_fired)
+        if looked_up:
+            await self._resume_looked_up(dead["_id"], looked_up, in_flight)
+
+    async def _continue_interrupted(self, dead_id: str, slots: list[tuple[str, tuple[str, datetime]]]) -> None:
+        if not slots:
+            return
+        now = utcnow()
+        suffix = f"~takeover-{self.node_id[-6:]}"
+        interrupted = [
+            {
+                "_id": execution_id,
+                "job_id": job_id,
+                "status": "interrupted",
+                "node": dead_id,
+                "finished_at": now,
+                "error": f"node {dead_id} stopped before this execution finished; "
+                f"node {self.node_id} ran the slot again as {execution_id}{suffix}",
+                "continued_as": execution_id + suffix,
+            }
+            for execution_id, (job_id, _) in slots
+        ]
+        won = await insert_ignoring_duplicates(self.executions.outcomes, interrupted)
+        self.runner.release([execution_id for execution_id, _ in slots])  # finished: interrupted, or done before
+        continuations = [
+            {
+                "_id": execution_id + suffix,
+                "job_id": job_id,
+                "trigger": "takeover",
+                "scheduled_time": scheduled_time,
+                "fire_time": scheduled_time,
+                "status": "claimed",
+                "node": self.node_id,
+                "attempt": 0,
+                "takeovers": 1,
+                "misfire": None,
+                "continues": execution_id,
+                "claimed_at": now,
+            }
+            for execution_id, (job_id, scheduled_time) in slots
+            if execution_id in won
+        ]
+        ids = [c["_id"] for c in continuations]
+        self.runner.hold(ids, confirmed=False)
+        await self.nodes.add_held(ids, confirmed=False)
+        inserted = await self.executions.claim(continuations)
+        self.runner.release([i for i in ids if i not in inserted])
+        self.runner.confirm(ids)
+        for continuation in continuations:
+            if continuation["_id"] in inserted:
+                self.runner.start(continuation, max_concurrent=None)
+        await self.nodes.set_held(*self.runner.held_lists())
+
+    async def _resume_looked_up(self, dead_id: str, execution_ids: list[str], in_flight: list[str]) -> None:
+        """Run those of ``execution_ids`` with a claim and no outcome (of claims in flight, the dead node's only)."""
+        self.runner.hold(in_flight, confirmed=False)
+        await self.nodes.add_held(in_flight, confirmed=False)
+        unfinished = await self.executions.unfinished(execution_ids)
+        taken = {
+            execution["_id"]
+            for execution in unfinished
+            if execution.get("status") == "claimed"
+            and (execution["_id"] not in in_flight or execution.get("node") == dead_id)
+        }
+        self.runner.release([i for i in execution_ids if i not in taken])
+        self.runner.confirm(list(taken))
+        await self.nodes.set_held(*self.runner.held_lists())
         for execution in unfinished:
             if execution["_id"] not in taken:
                 continue
             execution["node"] = self.node_id
             execution["takeovers"] = int(execution.get("takeovers", 0)) + 1
             self.runner.start(execution, max_concurrent=None)
+
+    def _unstarted_slot(
+        self, execution_id: str, parsed: tuple[str, datetime], lease_expired_at: datetime
+    ) -> dict[str, Any] | None:
+        """The claim of a scheduled slot that fires at or after ``lease_expired_at``, rebuilt from its id."""
+        job_id, scheduled_time = parsed
+        planned = self.plan.jobs.get(job_id)
+        if planned is None or any(schedule.jitter_s for schedule in planned.schedules):
+            return None  # unknown here, or its fire time depends on the jitter
+        if scheduled_time < lease_expired_at:
+            return None
+        return {
+            "_id": execution_id,
+            "job_id": job_id,
+            "trigger": "schedule",
+            "scheduled_time": scheduled_time,
+            "fire_time": scheduled_time,
+            "status": "claimed",
+            "node": self.node_id,
+            "attempt": 0,
+            "takeovers": 1,
+            "misfire": None,
+        }
 
     # -- manual runs --------------------------------------------------------------------------------
 
@@ -389,8 +617,9 @@ class Scheduler:
             "misfire": None,
             "claimed_at": now,
         }
-        self.runner.hold([document["_id"]])
-        await self.nodes.add_active([document["_id"]])
+        self.runner.hold([document["_id"]], confirmed=False)
+        await self.nodes.add_held([document["_id"]], confirmed=False)
         await self.executions.claim([document])
+        self.runner.confirm([document["_id"]])
         self.runner.start(document, max_concurrent=None)
         return document

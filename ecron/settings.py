@@ -18,7 +18,9 @@ class EcronSettings(BaseSettings):
 
     lease_s: float = Field(5.0, gt=0.5, description="a node silent for this long loses its executions to others")
     heartbeat_s: float = Field(1.0, gt=0, description="how often a node renews its lease and looks at the others")
-    lookahead_s: float = Field(0.5, ge=0, description="slots are claimed this long before they are due")
+    lookahead_s: float = Field(
+        2.0, ge=0, description="slots are claimed this long before they are due (a slow store then delays no slot)"
+    )
     changes_poll_s: float = Field(0.5, gt=0, description="how often a node reads the job change feed")
     rescue_window_s: float = Field(
         15.0, gt=0, description="how far back a node re-checks slots when membership changes"
@@ -27,6 +29,9 @@ class EcronSettings(BaseSettings):
     http_max_timeout_s: float = Field(300.0, gt=0)
     job_cache_size: int = Field(20_000, ge=100, description="job definitions a node keeps in memory")
     history_days: float = Field(30.0, gt=0, description="executions older than this are deleted")
+    prune_interval_s: float = Field(
+        3600.0, gt=0, description="how often one node deletes executions older than history_days"
+    )
     shutdown_wait_s: float = Field(5.0, ge=0, description="how long a stopping node lets running actions finish")
 
 

@@ -1,8 +1,10 @@
 """What a job does when a slot fires: one module per action type.
 
-An action runner takes the job's action model and the template variables of
-the execution and returns a short, JSON-ready summary of what happened, or
-raises :class:`ActionFailed` (the attempt counts as failed and may be retried).
+An action runner first prepares the job's action with the template
+variables of the execution (before the fire time, so firing does as little
+as possible), then runs the prepared action once per attempt and returns a
+short, JSON-ready summary of what happened, or raises :class:`ActionFailed`
+(the attempt counts as failed and may be retried).
 Adding an action type means one model in :mod:`ecron.models` and one module here.
 """
 
@@ -14,7 +16,9 @@ from ecron.actions.errors import ActionFailed
 
 
 class ActionRunner(Protocol):
-    async def run(self, action: Any, variables: dict[str, str]) -> dict[str, Any]: ...
+    def prepare(self, action: Any, variables: dict[str, str]) -> Any: ...
+
+    async def run(self, prepared: Any) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
 

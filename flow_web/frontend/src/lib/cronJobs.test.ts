@@ -161,6 +161,7 @@ describe("display", () => {
     expect(responseSummary({ response: null, error: null, misfire: "late" })).toBe("late");
     expect(executionStateClass("missed")).toBe("failed");
     expect(executionStateClass("succeeded")).toBe("succeeded");
+    expect(executionStateClass("interrupted")).toBe("skipped");
   });
 });
 

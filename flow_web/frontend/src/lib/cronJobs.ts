@@ -85,12 +85,20 @@ export interface Job extends Required<Omit<JobSpec, "paused" | "description">> {
   updated_at: string;
 }
 
-export type ExecutionStatus = "claimed" | "running" | "retrying" | "succeeded" | "failed" | "missed" | "skipped";
+export type ExecutionStatus =
+  | "claimed"
+  | "running"
+  | "retrying"
+  | "succeeded"
+  | "failed"
+  | "missed"
+  | "skipped"
+  | "interrupted"; // its node died; a takeover execution ran the slot again
 
 export interface Execution {
   id: string;
   job_id: string;
-  trigger: "schedule" | "manual";
+  trigger: "schedule" | "manual" | "takeover";
   scheduled_time: string;
   fire_time: string;
   fired_at: string | null;
@@ -532,6 +540,7 @@ export const ACTIVE_EXECUTION_STATES: readonly ExecutionStatus[] = ["claimed", "
 export function executionStateClass(status: ExecutionStatus): string {
   if (status === "missed") return "failed";
   if (status === "claimed") return "queued";
+  if (status === "interrupted") return "skipped";
   return status;
 }
 
