@@ -16,7 +16,7 @@ PROGRESS_ID = "progress"  # _id of the state document holding the processed-unti
 MAINTENANCE_KEY = "maintenance"  # the node rendezvous hashing picks for this key prunes for the cluster
 
 
-CHANGES_KEEP_S = 20.0  # changes older than this are pruned (each read scans them all); a node behind that reloads
+CHANGES_KEEP_S = 600.0  # the feed never keeps more than this; a node further behind compares its whole plan
 CHANGES_OVERLAP_S = 4.0  # the feed is re-read this far back, so late inserts from other nodes are seen
 MAX_MISSED_RECORDS = 1000  # at most this many missed slots are recorded one by one per job and catch-up
 RESPONSE_SUMMARY_CHARS = 2000  # how much of an HTTP response body an execution keeps

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common.errors import NotFound
 from common.pagination import PageQuery, list_page
-from ecron.constants import CHANGES_COLLECTION, CHANGES_KEEP_S, JOBS_COLLECTION
+from ecron.constants import CHANGES_COLLECTION, CHANGES_KEEP_S, CHANGES_OVERLAP_S, JOBS_COLLECTION
 from ecron.models import Job, JobSpec, JobState
 from ecron.schedules import Schedule, next_fire_after
 
@@ -160,8 +160,17 @@ class JobStore:
                 change["job"] = bson.decode(packed, codec_options=TZ_AWARE)
         return changes
 
-    async def prune_changes(self) -> None:
-        await self.changes.delete_many({"at": {"$lt": utcnow() - timedelta(seconds=CHANGES_KEEP_S)}})
+    async def prune_changes(self, read_by_all_until: datetime | None) -> None:
+        """Delete the changes every live node has read (and any older than ``CHANGES_KEEP_S``).
+
+        Each read of the feed scans all of it on FerretDB's SQLite backend, so
+        it is kept as short as the slowest reader allows: while every node
+        keeps up that is a few seconds of changes, even during a bulk import.
+        """
+        before = utcnow() - timedelta(seconds=CHANGES_KEEP_S)
+        if read_by_all_until is not None:
+            before = max(before, read_by_all_until - timedelta(seconds=CHANGES_OVERLAP_S * 2))
+        await self.changes.delete_many({"at": {"$lt": before}})
 
     def all_documents(self) -> Any:
         """Every job, streamed (a node loads them once at startup)."""

@@ -62,7 +62,7 @@ class NodeRegistry:
             upsert=True,
         )
 
-    async def heartbeat(self, active: list[str], claiming: list[str]) -> bool:
+    async def heartbeat(self, active: list[str], claiming: list[str], changes_read_until: datetime) -> bool:
         """Renew the lease; False when this node's document is gone (it was taken over)."""
         now = datetime.now(UTC)
         result = await self.collection.update_one(
@@ -73,6 +73,7 @@ class NodeRegistry:
                     "lease_expires_at": now + timedelta(seconds=self.lease_s),
                     "active": active,
                     "claiming": claiming,
+                    "changes_read_until": changes_read_until,
                 }
             },
         )

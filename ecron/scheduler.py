@@ -90,6 +90,7 @@ class Scheduler:
         self._last_prune = 0.0
         self._ambiguous: set[str] = set()
         self._taking_over: set[str] = set()
+        self._node_documents: list[dict[str, Any]] = []
         self._last_collection = 0.0
         self._last_full_collection = time.monotonic()
         self._last_progress = 0.0
@@ -143,7 +144,7 @@ class Scheduler:
         await self.writer.stop()
         with contextlib.suppress(*TRANSIENT_MONGO_ERRORS):
             if self.runner.held:
-                await self.nodes.heartbeat(*self.runner.held_lists())
+                await self.nodes.heartbeat(*self.runner.held_lists(), self._changes_since)
                 await self.nodes.release()
             else:
                 await self.nodes.deregister()
@@ -219,10 +220,11 @@ class Scheduler:
         now = utcnow()
         if (now - since).total_seconds() > CHANGES_KEEP_S - CHANGES_OVERLAP_S * 2:
             # The feed may have been pruned past what this node read last (it was cut off from
-            # MongoDB for a while): compare the whole plan with the stored jobs instead.
+            # MongoDB for a long while): compare the whole plan with the stored jobs instead, then
+            # follow the feed from when the comparison began.
             await self._resync_plan()
             self._changes_since = now
-            return self.settings.changes_poll_s
+            return 0.0
         changes = await self.jobs.changes_since(since - timedelta(seconds=CHANGES_OVERLAP_S))
         self._changes_since = now
         for change in changes:
@@ -353,7 +355,7 @@ class Scheduler:
         if self._takeover_blocked_until > started + self.settings.lease_s * 2:
             # Coming back from an outage: everyone missed heartbeats, so wait a full lease before judging others.
             self._takeover_blocked_until = started + self.settings.lease_s + self.settings.heartbeat_s
-        alive = await self.nodes.heartbeat(*self.runner.held_lists())
+        alive = await self.nodes.heartbeat(*self.runner.held_lists(), self._changes_since)
         if not alive:
             log.warning("this node's lease was taken over by another node; dropping what it held")
             self.runner.drop_all()
@@ -394,7 +396,10 @@ class Scheduler:
             self._last_collection = time.monotonic()
             if full:
                 self._last_full_collection = self._last_collection
-        return 0.05
+            return 1.0
+        if until is not None and until <= 0.15:
+            return max(until, 0.0) + 0.05  # just after the slot fires
+        return max(1.0 - since, 0.05)
 
     async def _maintenance_step(self) -> float:
         """Prune the change feed and old executions, on one node of the cluster at a time.
@@ -404,18 +409,21 @@ class Scheduler:
         picks for the key ``maintenance``.
         """
         if self.owner(MAINTENANCE_KEY) == self.node_id:
-            await self.jobs.prune_changes()
+            now = utcnow()
+            positions = [d.get("changes_read_until") for d in self._node_documents if d["lease_expires_at"] > now]
+            await self.jobs.prune_changes(None if None in positions or not positions else min(positions))
             now = time.monotonic()
             if now - self._last_prune > self.settings.prune_interval_s:
                 self._last_prune = now
                 await self.executions.prune(utcnow() - timedelta(days=self.settings.history_days))
                 await self.nodes.prune_takeovers(utcnow() - timedelta(days=1))
-        return CHANGES_KEEP_S / 4
+        return 5.0
 
     async def _refresh_membership(self) -> datetime | None:
         """Update the view of live nodes; returns when the earliest lease of another live node ends."""
         now = utcnow()
         documents = await self.nodes.all()
+        self._node_documents = documents
         alive = tuple(sorted({d["_id"] for d in documents if d["lease_expires_at"] > now} | {self.node_id}))
         if alive != self.view:
             log.info("membership changed", extra={"nodes": list(alive)})
