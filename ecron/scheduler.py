@@ -536,20 +536,8 @@ class Scheduler:
         won = await insert_ignoring_duplicates(self.executions.outcomes, interrupted)
         self.runner.release([execution_id for execution_id, _ in slots])  # finished: interrupted, or done before
         continuations = [
-            {
-                "_id": execution_id + suffix,
-                "job_id": job_id,
-                "trigger": "takeover",
-                "scheduled_time": scheduled_time,
-                "fire_time": scheduled_time,
-                "status": "claimed",
-                "node": self.node_id,
-                "attempt": 0,
-                "takeovers": 1,
-                "misfire": None,
-                "continues": execution_id,
-                "claimed_at": now,
-            }
+            self._taken_over_claim(execution_id + suffix, job_id, scheduled_time, "takeover")
+            | {"continues": execution_id, "claimed_at": now}
             for execution_id, (job_id, scheduled_time) in slots
             if execution_id in won
         ]
@@ -595,10 +583,16 @@ class Scheduler:
             return None  # unknown here, or its fire time depends on the jitter
         if scheduled_time < lease_expired_at:
             return None
+        return self._taken_over_claim(execution_id, job_id, scheduled_time, "schedule")
+
+    def _taken_over_claim(
+        self, execution_id: str, job_id: str, scheduled_time: datetime, trigger: str
+    ) -> dict[str, Any]:
+        """A claim this node runs for a dead one, due at its scheduled time (it is late already, or has no jitter)."""
         return {
             "_id": execution_id,
             "job_id": job_id,
-            "trigger": "schedule",
+            "trigger": trigger,
             "scheduled_time": scheduled_time,
             "fire_time": scheduled_time,
             "status": "claimed",
