@@ -493,7 +493,7 @@ class Scheduler:
         flight when the node died are looked up.
         """
         confirmed = list(dead.get("active", []))
-        in_flight = [i for i in dead.get("claiming", []) if i not in set(confirmed)]
+        in_flight = sorted(set(dead.get("claiming", [])) - set(confirmed))
         log.warning(
             "taking over a dead node",
             extra={"dead_node": dead["_id"], "executions": len(confirmed), "claims_in_flight": len(in_flight)},
