@@ -47,6 +47,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from pymongo import MongoClient
 
+from ecron.executions import parse_slot_execution_id
 from tests.integration.fixtures.mongo import MONGO_URL
 from tests.integration.fixtures.platform import ServiceProcess, running_platform, wait_until
 
@@ -97,8 +98,10 @@ def idle_documents(count: int) -> list[dict]:
 
 
 def slot_of(execution_id: str) -> datetime:
-    text = execution_id.split("@", 1)[1].split("~", 1)[0]
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The slot of a scheduled execution or of the takeover execution that ran it again (``<id>~takeover-...``)."""
+    parsed = parse_slot_execution_id(execution_id.split("~", 1)[0])
+    assert parsed is not None, execution_id
+    return parsed[1]
 
 
 def create_jobs(urls: list[str], token: str, topic: str, count: int) -> list[str]:

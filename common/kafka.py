@@ -44,13 +44,18 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
+def json_value(data: Any) -> bytes | None:
+    """A message value as compact UTF-8 JSON; bytes pass through unchanged and ``None`` stays ``None``."""
+    if data is None or isinstance(data, bytes | bytearray):
+        return data
+    return json.dumps(data, separators=(",", ":"), default=str).encode()
+
+
 class JsonValueSerializer(Serializer):
-    """Message values as compact UTF-8 JSON; bytes pass through unchanged."""
+    """Message values as compact UTF-8 JSON (:func:`json_value`)."""
 
     def serialize(self, topic: str, headers: Any, data: Any) -> bytes | None:
-        if data is None or isinstance(data, bytes | bytearray):
-            return data
-        return json.dumps(data, separators=(",", ":"), default=str).encode()
+        return json_value(data)
 
 
 class KeySerializer(Serializer):

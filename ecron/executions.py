@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 
 
+SLOT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # a slot's time inside an execution id, in UTC
+
+
 def slot_time_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime(SLOT_TIME_FORMAT)
 
 
 def slot_execution_id(job_id: str, scheduled_time: datetime) -> str:
@@ -50,7 +53,7 @@ def parse_slot_execution_id(execution_id: str) -> tuple[str, datetime] | None:
     if not job_id or "~" in slot:
         return None
     try:
-        return job_id, datetime.strptime(slot, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return job_id, datetime.strptime(slot, SLOT_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 

@@ -200,10 +200,10 @@ class ExecutionRunner:
             job = await self.job(job_id)
             prepared = self._prepare(execution, job) if job is not None else None
             await self._wait_until(execution["fire_time"])
-            if job is None or self._cache.get(job_id) is not job:  # changed or deleted meanwhile
+            if job is not None and self._cache.get(job_id) is not job:  # changed, deleted or evicted meanwhile
                 job = await self.job(job_id)
                 prepared = self._prepare(execution, job) if job is not None else None
-            if job is None or prepared is None:
+            if job is None:
                 self._finish(execution, "skipped", error="the job was deleted before the slot fired")
                 return
             if reason := no_longer_due(execution, job):

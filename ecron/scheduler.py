@@ -299,17 +299,11 @@ class Scheduler:
                     **({"finished_at": now} if status == "missed" else {}),
                 }
             )
-        active_ids = [d["_id"] for d in documents if d["status"] == "claimed"]
-        self.runner.hold(active_ids, confirmed=False)
         try:
-            await self.nodes.add_held(active_ids, confirmed=False)
-            won = await self.executions.claim(documents)
+            won = await self._insert_claims(documents)
         except BaseException:
-            self.runner.release(active_ids)
             self._ambiguous.update(d["_id"] for d in documents)  # the insert may have reached MongoDB
             raise
-        self.runner.release([i for i in active_ids if i not in won])
-        self.runner.confirm(active_ids)
         by_id = {slot_execution_id(s.job_id, s.scheduled_time): planned for s, planned, _ in slots}
         for document in documents:
             if document["_id"] in won and document["status"] == "claimed":
@@ -317,8 +311,27 @@ class Scheduler:
         lost = [d["_id"] for d in documents if d["_id"] not in won and d["_id"] in self._ambiguous]
         self._ambiguous.difference_update(d["_id"] for d in documents)
         await self._resume_own_claims(lost, by_id)
-        if active_ids:
+
+    async def _insert_claims(self, documents: list[dict[str, Any]]) -> set[str]:
+        """Insert claims for this node; returns the ids it won.
+
+        The ids of the claims to run are listed as ``claiming`` before the
+        insert and as ``active`` once it answered (see :mod:`ecron.nodes`), so
+        a node taking over from this one knows which claims are surely its.
+        """
+        ids = [d["_id"] for d in documents if d["status"] == "claimed"]
+        self.runner.hold(ids, confirmed=False)
+        try:
+            await self.nodes.add_held(ids, confirmed=False)
+            won = await self.executions.claim(documents)
+        except BaseException:
+            self.runner.release(ids)
+            raise
+        self.runner.release([i for i in ids if i not in won])
+        self.runner.confirm(ids)
+        if ids:
             await self.nodes.set_held(*self.runner.held_lists())
+        return won
 
     async def _resume_own_claims(self, execution_ids: list[str], by_id: dict[str, PlannedJob]) -> None:
         """Start claims that exist already but are ours and unfinished.
@@ -412,9 +425,8 @@ class Scheduler:
             now = utcnow()
             positions = [d.get("changes_read_until") for d in self._node_documents if d["lease_expires_at"] > now]
             await self.jobs.prune_changes(None if None in positions or not positions else min(positions))
-            now = time.monotonic()
-            if now - self._last_prune > self.settings.prune_interval_s:
-                self._last_prune = now
+            if time.monotonic() - self._last_prune > self.settings.prune_interval_s:
+                self._last_prune = time.monotonic()
                 await self.executions.prune(utcnow() - timedelta(days=self.settings.history_days))
                 await self.nodes.prune_takeovers(utcnow() - timedelta(days=1))
         return 5.0
@@ -541,16 +553,10 @@ class Scheduler:
             for execution_id, (job_id, scheduled_time) in slots
             if execution_id in won
         ]
-        ids = [c["_id"] for c in continuations]
-        self.runner.hold(ids, confirmed=False)
-        await self.nodes.add_held(ids, confirmed=False)
-        inserted = await self.executions.claim(continuations)
-        self.runner.release([i for i in ids if i not in inserted])
-        self.runner.confirm(ids)
+        inserted = await self._insert_claims(continuations)
         for continuation in continuations:
             if continuation["_id"] in inserted:
                 self.runner.start(continuation, max_concurrent=None)
-        await self.nodes.set_held(*self.runner.held_lists())
 
     async def _resume_looked_up(self, dead_id: str, execution_ids: list[str], in_flight: list[str]) -> None:
         """Run those of ``execution_ids`` with a claim and no outcome (of claims in flight, the dead node's only)."""
@@ -619,9 +625,6 @@ class Scheduler:
             "misfire": None,
             "claimed_at": now,
         }
-        self.runner.hold([document["_id"]], confirmed=False)
-        await self.nodes.add_held([document["_id"]], confirmed=False)
-        await self.executions.claim([document])
-        self.runner.confirm([document["_id"]])
+        await self._insert_claims([document])
         self.runner.start(document, max_concurrent=None)
         return document

@@ -57,7 +57,17 @@ from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
 from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
-from flow_automation.engine.runs import QUEUE, Claim, RunEngine, executor_id, now_utc, record, retry_delay, task_event
+from flow_automation.engine.runs import (
+    QUEUE,
+    Claim,
+    RunEngine,
+    executor_id,
+    now_utc,
+    queue_entry_id,
+    record,
+    retry_delay,
+    task_event,
+)
 from flow_automation.flows.store import FlowStore
 from flow_automation.node_services import ExecutorServices
 from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get_node_type
@@ -292,7 +302,14 @@ class Executor:
         if owned:
             await self.engine.writer.insert(
                 QUEUE,
-                [{**entry, "_id": _entry_id(entry["run_id"], rest), "tasks": rest} for entry, rest in owned],
+                [
+                    {
+                        **entry,
+                        "_id": queue_entry_id(entry["run_id"], rest[0]["node"], rest[0]["attempt"], len(rest)),
+                        "tasks": rest,
+                    }
+                    for entry, rest in owned
+                ],
             )
         await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in taken]}})
         return claims
@@ -720,11 +737,6 @@ class Executor:
             for node, final in finals.items()
             for name, ref in (final.get("outputs") or {}).items()
         }
-
-
-def _entry_id(run_id: str, tasks: list[dict[str, Any]]) -> str:
-    """A queue entry's id: the same tasks queued twice make one entry."""
-    return f"{run_id}:{tasks[0]['node']}:{tasks[0]['attempt']}:{len(tasks)}"
 
 
 def _discard_result(future: asyncio.Future[Any]) -> None:

@@ -13,7 +13,6 @@ a node whose jobs never send to Kafka never connects to it.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from common.kafka import create_producer
+from common.kafka import create_producer, json_value
 from common.settings import Settings
 from ecron.actions.errors import ActionFailed
 from ecron.models import KafkaAction
@@ -59,11 +58,10 @@ class KafkaRunner:
         """The message with its templates filled in and encoded (done before the fire time)."""
         headers = [(name, render_text(value, variables).encode()) for name, value in action.headers.items()]
         headers.append(("ecron-execution-id", variables["execution_id"].encode()))
-        value = render(action.value, variables)
         return PreparedMessage(
             topic=action.topic,
             key=render_text(action.key, variables).encode() if action.key is not None else None,
-            value=None if value is None else json.dumps(value, separators=(",", ":"), default=str).encode(),
+            value=json_value(render(action.value, variables)),
             headers=headers,
             timeout_s=action.timeout_s,
         )

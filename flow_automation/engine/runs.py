@@ -159,6 +159,11 @@ class Settled:
     sink_tickets: list[int] = field(default_factory=list)  # the run-end tickets taken for sinks that ended
 
 
+def queue_entry_id(run_id: str, first_node: str, first_attempt: int, count: int) -> str:
+    """A queue entry's id, from its first task and size: the same tasks queued twice make one entry."""
+    return f"{run_id}:{first_node}:{first_attempt}:{count}"
+
+
 class RunEngine:
     def __init__(self, db: AsyncDatabase, settings: Settings, events: EventPublisher, flows: FlowStore) -> None:
         self.db = db
@@ -390,7 +395,7 @@ class RunEngine:
             first, attempt = chunk[0]
             entries.append(
                 {
-                    "_id": f"{plan.run_id}:{first}:{attempt}:{len(chunk)}",
+                    "_id": queue_entry_id(plan.run_id, first, attempt, len(chunk)),
                     "run_id": plan.run_id,
                     "run_attempt": plan.attempt,
                     "due": moment,
