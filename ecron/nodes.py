@@ -21,6 +21,7 @@ heartbeat costs nothing even on a store without query pushdown.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import UTC, datetime, timedelta
@@ -43,53 +44,66 @@ class NodeRegistry:
         self.node_id = node_id
         self.version = version
         self.lease_s = lease_s
+        self._write_lock = asyncio.Lock()
         self.started_at = datetime.now(UTC)
 
+    async def _write_own(self, write: Any) -> Any:
+        """Run one write of this node's document, never two at once.
+
+        FerretDB applies an update by reading the document and writing all of
+        it back, so two concurrent updates of different fields (a heartbeat
+        and the list of held executions) lose one of them: a heartbeat could
+        be undone and the lease seen as run out. Every writer of a node's
+        document is that node's process, so one lock here is enough.
+        """
+        async with self._write_lock:
+            return await write()
+
     async def register(self) -> None:
-        now = datetime.now(UTC)
-        await self.collection.replace_one(
-            {"_id": self.node_id},
-            {
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "version": self.version,
-                "started_at": self.started_at,
-                "heartbeat_at": now,
-                "lease_expires_at": now + timedelta(seconds=self.lease_s),
-                "active": [],
-                "claiming": [],
-            },
-            upsert=True,
-        )
+        def replace() -> Any:
+            now = datetime.now(UTC)
+            return self.collection.replace_one(
+                {"_id": self.node_id},
+                {
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "version": self.version,
+                    "started_at": self.started_at,
+                    "heartbeat_at": now,
+                    "lease_expires_at": now + timedelta(seconds=self.lease_s),
+                    "active": [],
+                    "claiming": [],
+                },
+                upsert=True,
+            )
+
+        await self._write_own(replace)
 
     async def heartbeat(self, active: list[str], claiming: list[str], changes_read_until: datetime) -> bool:
         """Renew the lease; False when this node's document is gone (it was taken over)."""
-        now = datetime.now(UTC)
-        result = await self.collection.update_one(
-            {"_id": self.node_id},
-            {
-                "$set": {
-                    "heartbeat_at": now,
-                    "lease_expires_at": now + timedelta(seconds=self.lease_s),
-                    "active": active,
-                    "claiming": claiming,
-                    "changes_read_until": changes_read_until,
-                }
-            },
-        )
+
+        def renew() -> Any:
+            now = datetime.now(UTC)
+            held = {"active": active, "claiming": claiming, "changes_read_until": changes_read_until}
+            lease = {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=self.lease_s)}
+            return self.collection.update_one({"_id": self.node_id}, {"$set": lease | held})
+
+        result = await self._write_own(renew)
         return result.matched_count == 1
 
     async def set_held(self, active: list[str], claiming: list[str]) -> None:
         """Write what this node holds without renewing the lease (after a claim insert answered)."""
-        await self.collection.update_one({"_id": self.node_id}, {"$set": {"active": active, "claiming": claiming}})
+        update = {"$set": {"active": active, "claiming": claiming}}
+        await self._write_own(lambda: self.collection.update_one({"_id": self.node_id}, update))
 
     async def add_held(self, execution_ids: list[str], *, confirmed: bool) -> None:
-        field = "active" if confirmed else "claiming"
-        await self.collection.update_one({"_id": self.node_id}, {"$addToSet": {field: {"$each": execution_ids}}})
+        update = {"$addToSet": {"active" if confirmed else "claiming": {"$each": execution_ids}}}
+        await self._write_own(lambda: self.collection.update_one({"_id": self.node_id}, update))
 
     async def release(self) -> None:
         """Let the others take over at once (a clean shutdown with executions still held)."""
-        await self.collection.update_one({"_id": self.node_id}, {"$set": {"lease_expires_at": datetime.now(UTC)}})
+        update = {"$set": {"lease_expires_at": datetime.now(UTC)}}
+        await self._write_own(lambda: self.collection.update_one({"_id": self.node_id}, update))
 
     async def deregister(self) -> None:
         await self.collection.delete_one({"_id": self.node_id})
