@@ -212,6 +212,35 @@ def test_kafka_action_to_a_missing_topic_is_a_recorded_failure(cron: httpx.Clien
     assert execution["status"] == "failed" and "ecron.missing.topic" in execution["error"]
 
 
+def test_kafka_message_the_producer_refuses_is_retried_then_recorded(
+    cron: httpx.Client, new_topic: Callable[..., str]
+) -> None:
+    # Larger than the producer's max_request_size (1 MiB): kafka-python refuses it when it is sent, both in a
+    # worker thread (the first slot, before the producer knows the topic) and in the firing pass (later slots).
+    topic = new_topic()
+    job = create(
+        cron,
+        every_second_job(
+            "too-large",
+            {"type": "kafka", "topic": topic, "value": {"blob": "x" * 1_200_000}},
+            retry={"max_attempts": 2, "backoff_s": 0},
+        ),
+    )
+
+    def failed_twice() -> list[dict] | None:
+        finished = [e for e in execution_list(cron, job["id"]) if e["status"] not in ("claimed", "running")]
+        return finished if len(finished) >= 3 else None
+
+    try:
+        executions = wait_until(failed_twice, timeout=30, interval=0.5, message="three finished executions")
+    finally:
+        cron.delete(f"/api/v1/jobs/{job['id']}")
+    for execution in executions:
+        assert execution["status"] == "failed" and execution["attempt"] == 2, execution
+        assert "MessageSizeTooLargeError" in execution["error"] and topic in execution["error"]
+        assert len(execution["attempt_errors"]) == 2
+
+
 def test_pause_stops_firing_and_resume_starts_again(cron: httpx.Client, target: Target) -> None:
     job = create(cron, every_second_job("pausable", {"type": "http", "url": f"{target.url}/pause"}))
     wait_until(lambda: len(target.matching("/pause")) >= 2, timeout=90, message="first deliveries")
