@@ -278,12 +278,12 @@ class ExecutionRunner:
         """Fire every execution due at one instant, in one pass."""
         sent: dict[float, list[Pending]] = {}
         for index, pending in enumerate(batch):
-            if pending.generation != self._generation:
-                continue  # this node lost its lease since the claim
             if index and index % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             if not self.lease_ok():
                 await self._fenced()
+            if pending.generation != self._generation:
+                continue  # this node lost its lease since the claim
             try:
                 if self._fire_in_place(pending):
                     sent.setdefault(pending.prepared.timeout_s, []).append(pending)
@@ -320,7 +320,7 @@ class ExecutionRunner:
         self._begin_attempt(pending)
         try:
             future = self.kafka.send_now(prepared)
-        except KafkaError as exc:
+        except (KafkaError, TypeError, ValueError) as exc:  # the producer refused the message
             self._attempt_failed(pending, self.kafka.failure(prepared, exc))
             return False
         pending.settled = False
