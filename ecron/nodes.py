@@ -120,14 +120,24 @@ class NodeRegistry:
         connections). The winner then deletes the document only if the lease is
         still the one it saw: a node that was merely slow and renewed it in the
         meantime keeps its executions.
+
+        Called again after a MongoDB error (the answer to the insert or the
+        delete may have been lost), it recognises its own marker and its own
+        delete, so a takeover that was decided is never dropped.
         """
         marker = f"{node['_id']}@{node['lease_expires_at'].isoformat()}"
         try:
             await self.takeovers.insert_one({"_id": marker, "by": self.node_id, "at": datetime.now(UTC)})
         except DuplicateKeyError:
-            return None
+            existing = await self.takeovers.find_one({"_id": marker})
+            if existing is None or existing.get("by") != self.node_id:
+                return None
         result = await self.collection.delete_one({"_id": node["_id"], "lease_expires_at": node["lease_expires_at"]})
-        return node if result.deleted_count == 1 else None
+        if result.deleted_count == 1:
+            return node
+        # Not deleted now: the node renewed its lease (it keeps its executions), or an earlier call of ours
+        # deleted the document and lost the answer (only the marker's winner deletes it).
+        return node if await self.collection.find_one({"_id": node["_id"]}, {"_id": 1}) is None else None
 
     async def prune_takeovers(self, older_than: datetime) -> None:
         await self.takeovers.delete_many({"at": {"$lt": older_than}})

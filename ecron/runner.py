@@ -144,6 +144,11 @@ class ExecutionRunner:
         """``(confirmed, claiming)``: what a node taking over from this one must know (see ecron.nodes)."""
         return sorted(self.held - self.claiming), sorted(self.claiming)
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever this node loses its lease and drops what it held."""
+        return self._generation
+
     def knows(self, execution_id: str) -> bool:
         """Whether this node is running (or about to run) the execution."""
         return execution_id in self._live

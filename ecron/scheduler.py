@@ -28,6 +28,7 @@ import gc
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,29 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class Takeover:
+    """How far the takeover of one dead node got, so that it can be repeated after a MongoDB error
+    without running anything twice."""
+
+    dead: dict[str, Any]
+    generation: int  # the runner's generation when it began: a node that lost its own lease abandons it
+    decided: bool = False  # this node won the marker and removed the dead node's document
+    held: bool = False  # the dead node's executions are listed as this node's
+    unstarted: list[dict[str, Any]] = field(default_factory=list)
+    maybe_fired: list[tuple[str, tuple[str, datetime]]] = field(default_factory=list)
+    looked_up: list[str] = field(default_factory=list)
+    interrupted: set[str] | None = None  # slots whose interrupted outcome this node inserted
+    continued: bool = False  # their takeover executions are claimed
+    started: set[str] = field(default_factory=set)
+    failures: int = 0
+
+    def start(self, runner: ExecutionRunner, execution: dict[str, Any]) -> None:
+        if execution["_id"] not in self.started:
+            self.started.add(execution["_id"])
+            runner.start(execution, max_concurrent=None)
 
 
 class Scheduler:
@@ -472,19 +496,33 @@ class Scheduler:
             self._wake.set()
 
     async def _take_over(self, document: dict[str, Any]) -> None:
+        """Take a dead node over; after a MongoDB error, repeat the steps not done yet until it is done."""
+        progress = Takeover(dead=document, generation=self.runner.generation)
+        delay = 0.5
         try:
-            dead = await self.nodes.take_over(document)
-            if dead is None:
-                return  # another node was faster
-            await self._resume_executions(dead)
-        except TRANSIENT_MONGO_ERRORS as exc:
-            log.warning("taking over node %s waits for MongoDB: %s", document["_id"], exc)
+            while not self.stopping:
+                if self.runner.generation != progress.generation:
+                    # This node lost its own lease meanwhile: whoever took it over has the dead node's executions.
+                    log.warning("abandoning the takeover of node %s: this node lost its lease", document["_id"])
+                    return
+                try:
+                    if not progress.decided:
+                        if await self.nodes.take_over(document) is None:
+                            return  # another node was faster, or the node renewed its lease
+                        progress.decided = True
+                    await self._resume_executions(progress)
+                    return
+                except TRANSIENT_MONGO_ERRORS as exc:
+                    progress.failures += 1
+                    log.warning("taking over node %s waits for MongoDB: %s", document["_id"], exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
         except Exception:
             log.exception("taking over node %s failed", document["_id"])
         finally:
             self._taking_over.discard(document["_id"])
 
-    async def _resume_executions(self, dead: dict[str, Any]) -> None:
+    async def _resume_executions(self, progress: Takeover) -> None:
         """Run the unfinished executions a dead node held, without reading the history.
 
         Reading the claims or outcomes of a few ids reads the whole collection
@@ -502,64 +540,90 @@ class Scheduler:
           slot had finished.
 
         Only manual runs, takeover executions and claims whose insert was in
-        flight when the node died are looked up.
+        flight when the node died are looked up, and, when an earlier pass of
+        this takeover failed, the inserts whose answer may have been lost.
         """
+        dead = progress.dead
         confirmed = list(dead.get("active", []))
         in_flight = sorted(set(dead.get("claiming", [])) - set(confirmed))
-        log.warning(
-            "taking over a dead node",
-            extra={"dead_node": dead["_id"], "executions": len(confirmed), "claims_in_flight": len(in_flight)},
-        )
-        self.runner.hold(confirmed, confirmed=True)
-        await self.nodes.add_held(confirmed, confirmed=True)
-        unstarted, maybe_fired, looked_up = [], [], list(in_flight)
-        for execution_id in confirmed:
-            parsed = parse_slot_execution_id(execution_id)
-            if parsed is None:
-                looked_up.append(execution_id)
-            elif (execution := self._unstarted_slot(execution_id, parsed, dead["lease_expires_at"])) is not None:
-                unstarted.append(execution)
-            else:
-                maybe_fired.append((execution_id, parsed))
-        for execution in unstarted:
-            self.runner.start(execution, max_concurrent=None)
-        await self._continue_interrupted(dead["_id"], maybe_fired)
-        if looked_up:
-            await self._resume_looked_up(dead["_id"], looked_up, in_flight)
+        if not progress.held:
+            log.warning(
+                "taking over a dead node",
+                extra={"dead_node": dead["_id"], "executions": len(confirmed), "claims_in_flight": len(in_flight)},
+            )
+            self.runner.hold(confirmed, confirmed=True)
+            await self.nodes.add_held(confirmed, confirmed=True)
+            progress.held = True
+            # Decided once: the plan may change before a later pass, and a slot started as unstarted must
+            # never be marked interrupted afterwards.
+            progress.looked_up = list(in_flight)
+            for execution_id in confirmed:
+                parsed = parse_slot_execution_id(execution_id)
+                if parsed is None:
+                    progress.looked_up.append(execution_id)
+                elif (execution := self._unstarted_slot(execution_id, parsed, dead["lease_expires_at"])) is not None:
+                    progress.unstarted.append(execution)
+                else:
+                    progress.maybe_fired.append((execution_id, parsed))
+        for execution in progress.unstarted:
+            progress.start(self.runner, execution)
+        await self._continue_interrupted(progress)
+        if progress.looked_up:
+            await self._resume_looked_up(progress, in_flight)
 
-    async def _continue_interrupted(self, dead_id: str, slots: list[tuple[str, tuple[str, datetime]]]) -> None:
+    async def _continue_interrupted(self, progress: Takeover) -> None:
+        slots = progress.maybe_fired
         if not slots:
             return
-        now = utcnow()
+        dead_id = progress.dead["_id"]
         suffix = f"~takeover-{self.node_id[-6:]}"
-        interrupted = [
-            {
-                "_id": execution_id,
-                "job_id": job_id,
-                "status": "interrupted",
-                "node": dead_id,
-                "finished_at": now,
-                "error": f"node {dead_id} stopped before this execution finished; "
-                f"node {self.node_id} ran the slot again as {execution_id}{suffix}",
-                "continued_as": execution_id + suffix,
-            }
-            for execution_id, (job_id, _) in slots
-        ]
-        won = await insert_ignoring_duplicates(self.executions.outcomes, interrupted)
-        self.runner.release([execution_id for execution_id, _ in slots])  # finished: interrupted, or done before
+        if progress.interrupted is None:
+            now = utcnow()
+            interrupted = [
+                {
+                    "_id": execution_id,
+                    "job_id": job_id,
+                    "status": "interrupted",
+                    "node": dead_id,
+                    "finished_at": now,
+                    "error": f"node {dead_id} stopped before this execution finished; "
+                    f"node {self.node_id} ran the slot again as {execution_id}{suffix}",
+                    "continued_as": execution_id + suffix,
+                }
+                for execution_id, (job_id, _) in slots
+            ]
+            won = await insert_ignoring_duplicates(self.executions.outcomes, interrupted)
+            lost = [execution_id for execution_id, _ in slots if execution_id not in won]
+            if progress.failures and lost:  # an earlier pass may have inserted some and lost the answer
+                async for outcome in self.executions.outcomes.find({"_id": {"$in": lost}}):
+                    if outcome.get("continued_as") == outcome["_id"] + suffix:
+                        won.add(outcome["_id"])
+            progress.interrupted = won
+            self.runner.release([execution_id for execution_id, _ in slots])  # finished: interrupted, or before
+        if progress.continued:
+            return
+        now = utcnow()
         continuations = [
             self._taken_over_claim(execution_id + suffix, job_id, scheduled_time, "takeover")
             | {"continues": execution_id, "claimed_at": now}
             for execution_id, (job_id, scheduled_time) in slots
-            if execution_id in won
+            if execution_id in progress.interrupted
         ]
         inserted = await self._insert_claims(continuations)
+        missing = [c["_id"] for c in continuations if c["_id"] not in inserted]
+        if progress.failures and missing:  # claims an earlier pass inserted without hearing back
+            ours = [c["_id"] for c in await self.executions.unfinished(missing) if c.get("node") == self.node_id]
+            self.runner.hold(ours, confirmed=True)
+            await self.nodes.add_held(ours, confirmed=True)
+            inserted.update(ours)
+        progress.continued = True
         for continuation in continuations:
             if continuation["_id"] in inserted:
-                self.runner.start(continuation, max_concurrent=None)
+                progress.start(self.runner, continuation)
 
-    async def _resume_looked_up(self, dead_id: str, execution_ids: list[str], in_flight: list[str]) -> None:
-        """Run those of ``execution_ids`` with a claim and no outcome (of claims in flight, the dead node's only)."""
+    async def _resume_looked_up(self, progress: Takeover, in_flight: list[str]) -> None:
+        """Run the looked-up ids with a claim and no outcome (of claims in flight, the dead node's only)."""
+        dead_id, execution_ids = progress.dead["_id"], progress.looked_up
         self.runner.hold(in_flight, confirmed=False)
         await self.nodes.add_held(in_flight, confirmed=False)
         unfinished = await self.executions.unfinished(execution_ids)
@@ -569,7 +633,7 @@ class Scheduler:
             if execution.get("status") == "claimed"
             and (execution["_id"] not in in_flight or execution.get("node") == dead_id)
         }
-        self.runner.release([i for i in execution_ids if i not in taken])
+        self.runner.release([i for i in execution_ids if i not in taken and i not in progress.started])
         self.runner.confirm(list(taken))
         await self.nodes.set_held(*self.runner.held_lists())
         for execution in unfinished:
@@ -577,7 +641,7 @@ class Scheduler:
                 continue
             execution["node"] = self.node_id
             execution["takeovers"] = int(execution.get("takeovers", 0)) + 1
-            self.runner.start(execution, max_concurrent=None)
+            progress.start(self.runner, execution)
 
     def _unstarted_slot(
         self, execution_id: str, parsed: tuple[str, datetime], lease_expired_at: datetime
