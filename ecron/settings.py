@@ -19,7 +19,10 @@ class EcronSettings(BaseSettings):
     lease_s: float = Field(5.0, gt=0.5, description="a node silent for this long loses its executions to others")
     heartbeat_s: float = Field(1.0, gt=0, description="how often a node renews its lease and looks at the others")
     lookahead_s: float = Field(
-        2.0, ge=0, description="slots are claimed this long before they are due (a slow store then delays no slot)"
+        2.5,
+        ge=0,
+        description="slots are claimed this long before they are due (a slow store then delays no slot); the half "
+        "second puts the claims of whole-second slots between two fire instants, not on one",
     )
     changes_poll_s: float = Field(0.5, gt=0, description="how often a node reads the job change feed")
     rescue_window_s: float = Field(

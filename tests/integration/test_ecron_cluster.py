@@ -178,7 +178,7 @@ def test_mongodb_outage_loses_no_slot_and_applies_each_misfire_policy(platform: 
                 jobs[policy] = response.json()["id"]
             wait_until(lambda: len(target.matching("/run_all")) >= 2, timeout=60, message="firing before the outage")
             proxy.interrupt()
-            time.sleep(8)  # longer than the lookahead (2 s: slots claimed before the cut still fire) plus the grace
+            time.sleep(8)  # longer than the lookahead (2.5 s: slots claimed before the cut still fire) plus the grace
             proxy.restore()
             outage_end = time.time()
             wait_until(
