@@ -268,8 +268,12 @@ class Executor:
         Entries hold several tasks. Executors read the same head of the
         queue, so each takes random entries from it and seldom collides with
         the others; tasks of a taken entry beyond the free slots go back in a
-        new entry, put there by whoever won the entry's first task (so a
-        loser never queues tasks that the winner has claimed).
+        new entry, put there by every executor that took it. Executors with
+        the same number of free slots put back the same entry (its ``_id``
+        names its first task and size); a task queued twice is claimed once.
+        Leaving it to the winner of the entry's first task would lose the
+        rest when nobody wins it: an entry queued again by healing, or left
+        over by another executor, may start with a task claimed long ago.
         """
         moment = now_utc()
         entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
@@ -293,13 +297,7 @@ class Executor:
         for run_id, tasks in wanted.items():
             run_attempt = max(int(entry.get("run_attempt", 1)) for entry in taken if entry["run_id"] == run_id)
             claims += await self._claim_in_run(run_id, run_attempt, tasks)
-        won = {(claim.plan.run_id, claim.node, claim.attempt) for claim in claims}
-        owned = [
-            (entry, rest)
-            for entry, rest in leftover
-            if (entry["run_id"], entry["tasks"][0]["node"], int(entry["tasks"][0]["attempt"])) in won
-        ]
-        if owned:
+        if leftover:
             await self.engine.writer.insert(
                 QUEUE,
                 [
@@ -308,7 +306,7 @@ class Executor:
                         "_id": queue_entry_id(entry["run_id"], rest[0]["node"], rest[0]["attempt"], len(rest)),
                         "tasks": rest,
                     }
-                    for entry, rest in owned
+                    for entry, rest in leftover
                 ],
             )
         await self.engine.queue.delete_many({"_id": {"$in": [entry["_id"] for entry in taken]}})

@@ -1,0 +1,110 @@
+"""The executor's claim of queue entries, on real FerretDB and Kafka, with an in-process executor.
+
+The run lives in a database of its own, so the executor processes other
+tests start never touch it: the test decides exactly which executor takes
+which entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from common.settings import Settings
+from flow_automation.engine.runs import queue_entry_id
+from flow_automation.executor import Executor
+from tests.integration.fixtures.kafka import KAFKA_BOOTSTRAP
+from tests.integration.fixtures.mongo import MONGO_URL
+from tests.integration.fixtures.platform import Platform
+
+WIDTH = 10
+
+
+def fan_out_run(platform: Platform, db: Database) -> str:
+    """A running run of ``root`` -> b0..b9: root succeeded, b0 claimed and finished long ago, b1..b9 ready."""
+    with platform.client("flow_automation") as api:
+        flow_id = f"queue-{uuid.uuid4().hex[:8]}"
+        nodes = [{"id": "root", "type": "noop"}, *({"id": f"b{i}", "type": "noop"} for i in range(WIDTH))]
+        edges = [{"from": "root", "to": f"b{i}"} for i in range(WIDTH)]
+        saved = api.post("/api/v1/flows", json={"id": flow_id, "name": flow_id, "nodes": nodes, "edges": edges})
+        assert saved.status_code == 201, saved.text
+        definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
+    run_id = uuid.uuid4().hex[:24]
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    db.run_definitions.insert_one({"_id": f"{run_id}-definition", "definition": definition})
+    db.runs.insert_one(
+        {
+            "_id": run_id,
+            "flow_id": flow_id,
+            "version": 1,
+            "state": "running",
+            "params": {},
+            "trigger": {"type": "manual"},
+            "created_at": long_ago,
+            "started_at": long_ago,
+            "finished_at": None,
+            "attempt": 1,
+            "epochs": {},
+            "parent": None,
+            "concurrency": None,
+            "cancel_requested": False,
+            "slot": None,
+            "definition_id": f"{run_id}-definition",
+            "events": {"partition": 0, "offset": 0},
+        }
+    )
+    done = {"epoch": 1, "attempt": 1, "state": "succeeded", "output_keys": [], "outputs": {}}
+    records: list[tuple[str, dict[str, Any]]] = [
+        ("start:1", {"kind": "guard"}),
+        ("ready:root:1", {"node": "root", "epoch": 1}),
+        ("claim:root:1", {"node": "root", "epoch": 1, "attempt": 1, "executor": "gone"}),
+        ("final:root:1", {"node": "root", **done}),
+        *((f"ready:b{i}:1", {"node": f"b{i}", "epoch": 1}) for i in range(WIDTH)),
+        ("claim:b0:1", {"node": "b0", "epoch": 1, "attempt": 1, "executor": "gone"}),
+        ("final:b0:1", {"node": "b0", **done}),
+    ]
+    db[f"journal.{run_id}"].insert_many(
+        [{"_id": record_id, "kind": record_id.split(":")[0], "at": long_ago} | fields for record_id, fields in records]
+    )
+    return run_id
+
+
+async def claim_once(database: str, free: int) -> list[str]:
+    settings = Settings(mongo_uri=f"{MONGO_URL}/{database}", kafka_bootstrap=KAFKA_BOOTSTRAP)
+    executor = Executor(settings, concurrency=free)
+    try:
+        return [claim.node for claim in await executor._claim(free)]
+    finally:
+        executor.events.close()
+        executor.pool.shutdown(wait=False)
+        await executor.client.close()
+
+
+def test_the_rest_of_an_entry_whose_first_task_was_claimed_long_ago_goes_back_on_the_queue(
+    platform: Platform, mongo_db: Database
+) -> None:
+    # An entry queued again (by healing, or left over by another executor) may start with a task
+    # claimed long ago; an executor with fewer free slots than the entry holds claims what it can and
+    # must put the rest back, although nobody wins the entry's first task.
+    run_id = fan_out_run(platform, mongo_db)
+    tasks = [{"node": f"b{i}", "epoch": 1, "attempt": 1, "transient": 0} for i in range(WIDTH)]
+    mongo_db.task_queue.insert_one(
+        {
+            "_id": queue_entry_id(run_id, "b0", 1, WIDTH),
+            "run_id": run_id,
+            "run_attempt": 1,
+            "due": datetime.now(UTC) - timedelta(seconds=1),
+            "tasks": tasks,
+        }
+    )
+    claimed = asyncio.run(claim_once(mongo_db.name, 4))
+    assert claimed == ["b1", "b2", "b3"]  # b0 was claimed before
+    queued = [task["node"] for entry in mongo_db.task_queue.find({"run_id": run_id}) for task in entry["tasks"]]
+    assert sorted(queued) == [f"b{i}" for i in range(4, WIDTH)]
+    # The next executor takes the rest.
+    assert sorted(asyncio.run(claim_once(mongo_db.name, 8))) == [f"b{i}" for i in range(4, WIDTH)]
+    assert mongo_db.task_queue.count_documents({"run_id": run_id}) == 0
