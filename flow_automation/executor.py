@@ -55,6 +55,7 @@ from common.settings import Settings, get_settings
 from common.sharding import owner_of
 from flow_automation.engine import journal as jr
 from flow_automation.engine import states as st
+from flow_automation.engine.doorbell import DoorbellListener
 from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
 from flow_automation.engine.runs import (
@@ -174,6 +175,9 @@ class Executor:
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self._until_ready()
+        loop = self.loop
+        doorbell = DoorbellListener(self.settings, lambda _runs: loop.call_soon_threadsafe(self.slot_freed.set))
+        doorbell.start()
         await self._renew_lease()
         log.info("executor %s started (%d slots)", self.id, self.capacity)
         loops = [
@@ -182,6 +186,7 @@ class Executor:
             asyncio.create_task(self._forever(self._sweep_loop, "sweep")),
         ]
         await self.stopping.wait()
+        doorbell.stop()
         log.info("executor %s stopping; %d task(s) still running", self.id, len(self.active))
         for task in loops:
             task.cancel()

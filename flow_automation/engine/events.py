@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,12 +27,15 @@ log = logging.getLogger(__name__)
 
 FLOW_EVENTS_TOPIC = "dataflow.flow-events"
 TRIGGERS_TOPIC = "dataflow.triggers"
+#: Rung after tasks are queued, so idle executors claim them at once instead of at their next poll.
+DOORBELL_TOPIC = "dataflow.task-queue-doorbell"
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(name=FLOW_EVENTS_TOPIC, partitions=settings.flow_events_partitions),
         TopicSpec(name=TRIGGERS_TOPIC, partitions=settings.flow_events_partitions),
+        TopicSpec(name=DOORBELL_TOPIC, partitions=1, config={"retention.ms": "600000"}),
     ]
 
 
@@ -56,6 +60,7 @@ class EventPublisher:
         self._emitted = 0  # events handed to the producer, and how many of them a flush confirmed
         self._flushed = 0
         self._flushing: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings, topic_specs(self.settings))
@@ -63,7 +68,9 @@ class EventPublisher:
     @property
     def producer(self) -> Any:
         if self._producer is None:
-            self._producer = create_producer(self.settings, linger_ms=0)
+            with self._lock:  # the doorbell may ask for it from a worker thread
+                if self._producer is None:
+                    self._producer = create_producer(self.settings, linger_ms=0)
         return self._producer
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -103,6 +110,21 @@ class EventPublisher:
         for event in events:
             self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
         self.flush()
+
+    def ring_doorbell(self, run_id: str) -> None:
+        """Tell idle executors that tasks of ``run_id`` were queued (best effort: they poll the queue anyway).
+
+        Runs in a worker thread without being awaited: a send may block while
+        the producer fetches the topic's metadata, or Kafka is down.
+        """
+
+        def ring() -> None:
+            try:
+                self.producer.send(DOORBELL_TOPIC, value=run_id.encode())
+            except Exception as exc:  # noqa: BLE001 - the executors' poll finds the tasks anyway
+                log.debug("ringing the task queue doorbell failed: %s", exc)
+
+        asyncio.get_running_loop().run_in_executor(None, ring)
 
     async def publish_async(self, event: dict[str, Any]) -> tuple[int, int]:
         return await asyncio.to_thread(self.publish, event)

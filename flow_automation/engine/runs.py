@@ -407,6 +407,8 @@ class RunEngine:
                 }
             )
         await self.writer.insert(QUEUE, entries)  # an entry already queued stays as it is
+        if moment <= now_utc():
+            self.events.ring_doorbell(plan.run_id)
 
     async def reconcile_slots(self) -> None:
         """Free slots held by runs that ended or never started (a crash in between); start what can start."""

@@ -1,4 +1,5 @@
-"""The executor's claim of queue entries, on real FerretDB and Kafka, with an in-process executor.
+"""The executor's task queue on real FerretDB and Kafka: claiming entries (with an in-process executor), and the
+doorbell that wakes idle executors when tasks are queued.
 
 The run lives in a database of its own, so the executor processes other
 tests start never touch it: the test decides exactly which executor takes
@@ -15,11 +16,12 @@ from typing import Any
 from pymongo.database import Database
 
 from common.settings import Settings
+from flow_automation.engine.doorbell import DoorbellListener
 from flow_automation.engine.runs import queue_entry_id
 from flow_automation.executor import Executor
 from tests.integration.fixtures.kafka import KAFKA_BOOTSTRAP
 from tests.integration.fixtures.mongo import MONGO_URL
-from tests.integration.fixtures.platform import Platform
+from tests.integration.fixtures.platform import Platform, wait_until
 
 WIDTH = 10
 
@@ -108,3 +110,23 @@ def test_the_rest_of_an_entry_whose_first_task_was_claimed_long_ago_goes_back_on
     # The next executor takes the rest.
     assert sorted(asyncio.run(claim_once(mongo_db.name, 8))) == [f"b{i}" for i in range(4, WIDTH)]
     assert mongo_db.task_queue.count_documents({"run_id": run_id}) == 0
+
+
+def test_queuing_a_runs_tasks_rings_the_doorbell_idle_executors_listen_to(platform: Platform) -> None:
+    rung: list[str] = []
+    listener = DoorbellListener(Settings(kafka_bootstrap=KAFKA_BOOTSTRAP), rung.extend)
+    listener.start()
+    try:
+        assert listener.listening.wait(30), "the doorbell listener never reached the topic"
+        with platform.client("flow_automation") as api:
+            flow_id = f"doorbell-{uuid.uuid4().hex[:8]}"
+            saved = api.post(
+                "/api/v1/flows", json={"id": flow_id, "name": flow_id, "nodes": [{"id": "a", "type": "noop"}]}
+            )
+            assert saved.status_code == 201, saved.text
+            started = api.post(f"/api/v1/flows/{flow_id}/runs", json={})
+            assert started.status_code == 201, started.text
+        run_id = started.json()["run_id"]
+        wait_until(lambda: run_id in rung, timeout=30, message="a ring for the new run")
+    finally:
+        listener.stop()
