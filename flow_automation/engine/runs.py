@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -159,6 +160,31 @@ class Settled:
     sink_tickets: list[int] = field(default_factory=list)  # the run-end tickets taken for sinks that ended
 
 
+def pack_tasks(tasks: list[dict[str, Any]]) -> str:
+    """A queue entry's tasks as one JSON string.
+
+    FerretDB's SQLite backend decodes every entry it reads or deletes, and
+    one string decodes many times faster than eight sub-documents (a read of
+    32 entries: 11 ms as sub-documents). FerretDB stores no nested arrays,
+    hence not a list of lists either.
+    """
+    return json.dumps(
+        [[task["node"], int(task["epoch"]), int(task["attempt"]), int(task.get("transient", 0))] for task in tasks],
+        separators=(",", ":"),
+    )
+
+
+def unpack_tasks(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tasks of a queue entry (packed by :func:`pack_tasks`, or a list of documents as queued before)."""
+    tasks = entry.get("tasks") or []
+    if isinstance(tasks, list):
+        return tasks
+    return [
+        {"node": node, "epoch": epoch, "attempt": attempt, "transient": transient}
+        for node, epoch, attempt, transient in json.loads(tasks)
+    ]
+
+
 def queue_entry_id(run_id: str, first_node: str, first_attempt: int, count: int) -> str:
     """A queue entry's id, from its first task and size: the same tasks queued twice make one entry."""
     return f"{run_id}:{first_node}:{first_attempt}:{count}"
@@ -221,7 +247,8 @@ class RunEngine:
             doc = await self.definitions.find_one({"_id": definition_id})
             if doc is None:
                 raise NotFound("run definition", definition_id)
-            cached = self._definitions[definition_id] = doc["definition"]
+            packed = doc.get("packed")
+            cached = self._definitions[definition_id] = json.loads(packed) if packed else doc["definition"]
             while len(self._definitions) > PLAN_CACHE_SIZE:
                 self._definitions.popitem(last=False)
         return cached
@@ -319,12 +346,18 @@ class RunEngine:
         """Store the definition a run executes (once per flow version), apart from the flow's own versions.
 
         A run must outlive its flow: a deleted flow's runs still show their tasks.
+        It is stored as one JSON string (``packed``): FerretDB's SQLite backend
+        decodes a whole document to return it, and a 1,000-node definition as
+        nested documents took about 300 ms per read; documents stored with a
+        ``definition`` field are still read.
         """
         definition = flow.model_dump(mode="json", by_alias=True)
         definition_id = f"{flow_id}:{version}:{definition_hash(definition)[:16]}"
         if definition_id not in self._definitions:
             with contextlib.suppress(DuplicateKeyError):
-                await self.definitions.insert_one({"_id": definition_id, "definition": definition, "at": now_utc()})
+                await self.definitions.insert_one(
+                    {"_id": definition_id, "packed": json.dumps(definition, separators=(",", ":")), "at": now_utc()}
+                )
             self._definitions[definition_id] = definition
         return definition_id
 
@@ -399,11 +432,12 @@ class RunEngine:
                     "run_id": plan.run_id,
                     "run_attempt": plan.attempt,
                     "due": moment,
-                    # (FerretDB stores no nested arrays: one small document per task.)
-                    "tasks": [
-                        {"node": node, "epoch": plan.epoch(node), "attempt": attempt, "transient": transient}
-                        for node, attempt in chunk
-                    ],
+                    "tasks": pack_tasks(
+                        [
+                            {"node": node, "epoch": plan.epoch(node), "attempt": attempt, "transient": transient}
+                            for node, attempt in chunk
+                        ]
+                    ),
                 }
             )
         await self.writer.insert(QUEUE, entries)  # an entry already queued stays as it is
@@ -821,7 +855,7 @@ class RunEngine:
     async def _requeue_forgotten(self, plan: jr.RunPlan, waiting: list[tuple[str, int, int]]) -> None:
         """Queue again the long-waiting tasks that have no queue entry (waiting long is normal under a backlog)."""
         entries = await self.queue.find({"run_id": plan.run_id}, {"tasks": 1}).to_list()
-        queued = {(task["node"], int(task["attempt"])) for entry in entries for task in entry.get("tasks") or []}
+        queued = {(task["node"], int(task["attempt"])) for entry in entries for task in unpack_tasks(entry)}
         for node, attempt, transient in waiting:
             if (node, attempt) not in queued:
                 await self.enqueue(plan, [(node, attempt)], transient=transient)

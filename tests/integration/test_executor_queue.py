@@ -17,7 +17,7 @@ from pymongo.database import Database
 
 from common.settings import Settings
 from flow_automation.engine.doorbell import DoorbellListener
-from flow_automation.engine.runs import queue_entry_id
+from flow_automation.engine.runs import pack_tasks, queue_entry_id, unpack_tasks
 from flow_automation.executor import Executor
 from tests.integration.fixtures.kafka import KAFKA_BOOTSTRAP
 from tests.integration.fixtures.mongo import MONGO_URL
@@ -100,12 +100,12 @@ def test_the_rest_of_an_entry_whose_first_task_was_claimed_long_ago_goes_back_on
             "run_id": run_id,
             "run_attempt": 1,
             "due": datetime.now(UTC) - timedelta(seconds=1),
-            "tasks": tasks,
+            "tasks": pack_tasks(tasks),
         }
     )
     claimed = asyncio.run(claim_once(mongo_db.name, 4))
     assert claimed == ["b1", "b2", "b3"]  # b0 was claimed before
-    queued = [task["node"] for entry in mongo_db.task_queue.find({"run_id": run_id}) for task in entry["tasks"]]
+    queued = [task["node"] for entry in mongo_db.task_queue.find({"run_id": run_id}) for task in unpack_tasks(entry)]
     assert sorted(queued) == [f"b{i}" for i in range(4, WIDTH)]
     # The next executor takes the rest.
     assert sorted(asyncio.run(claim_once(mongo_db.name, 8))) == [f"b{i}" for i in range(4, WIDTH)]
