@@ -372,6 +372,9 @@ class ExecutionRunner:
         assert pending.job is not None
         attempt = int(pending.execution["attempt"])
         pending.errors.append(f"attempt {attempt}: {message}")
+        if pending.generation != self._generation:
+            self._release(pending)  # this node lost its lease meanwhile: the execution is another node's now
+            return
         if attempt >= pending.job.retry.max_attempts:
             self._release(pending)
             self._finish(pending, "failed", error=message)

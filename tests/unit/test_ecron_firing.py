@@ -215,3 +215,56 @@ def test_a_message_never_acknowledged_fails_after_its_timeout() -> None:
 def test_slots_dropped_with_the_lease_never_fire() -> None:
     outcomes, producer, runner = _fire(lambda message, n: _Metadata(), 5, retry={"max_attempts": 1}, drop=True)
     assert not producer.sent and not outcomes and not runner.knows("job-0@x")
+
+
+def test_a_delivery_failure_after_the_lease_was_lost_is_not_retried() -> None:
+    # The lease is lost while the messages are in flight: their failures must not start retries (another
+    # node owns those executions now), and nothing is recorded.
+    holder: list[ExecutionRunner] = []
+
+    def fail_after_dropping(message: PreparedMessage, n: int) -> Exception:
+        holder[0].drop_all()
+        return KafkaTimeoutError("broker gone")
+
+    writer = _Writer()
+    producer = _Producer(fail_after_dropping)
+    runner = ExecutionRunner(
+        jobs=None,  # type: ignore[arg-type]
+        writer=writer,  # type: ignore[arg-type]
+        http=None,  # type: ignore[arg-type]
+        kafka=producer,
+        node_id="n",
+        max_in_flight=10,
+        cache_size=10,
+    )
+    holder.append(runner)
+
+    async def scenario() -> None:
+        fire = datetime.now(UTC) + timedelta(seconds=0.2)
+        spec = JobSpec.model_validate(
+            {
+                "name": "j",
+                "schedule": {"cron": "* * * * * *"},
+                "action": {"type": "kafka", "topic": "t", "value": {}},
+                "retry": {"max_attempts": 3, "backoff_s": 0},
+            }
+        )
+        built = JobStore._build(JobStore.__new__(JobStore), "job-0", spec, fire, revision=1, created_at=fire)
+        runner.remember_job(job_document(built))
+        runner.start(
+            {
+                "_id": "job-0@x",
+                "job_id": "job-0",
+                "trigger": "schedule",
+                "scheduled_time": fire,
+                "fire_time": fire,
+                "revision": 1,
+                "attempt": 0,
+            },
+            max_concurrent=1,
+        )
+        await runner.drain(3)
+
+    asyncio.run(scenario())
+    assert len(producer.sent) == 1 and not producer.retried and not writer.outcomes
+    assert runner._active == 0 and not runner._running
