@@ -73,7 +73,7 @@ from flow_automation.engine.runs import (
 )
 from flow_automation.flows.store import FlowStore
 from flow_automation.node_services import ExecutorServices
-from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get_node_type
+from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get_node_type, registry
 
 log = logging.getLogger("dataflow.executor")
 
@@ -177,6 +177,8 @@ class Executor:
 
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
+        # Import every node type now (a tenth of a second) rather than inside the first task.
+        await asyncio.to_thread(registry)
         await self._until_ready()
         loop = self.loop
         doorbell = DoorbellListener(self.settings, lambda _runs: loop.call_soon_threadsafe(self.slot_freed.set))
@@ -641,8 +643,12 @@ class Executor:
 
     async def _heartbeat_loop(self) -> None:
         interval = min(self.settings.executor_lease_s / 3, 2.0)
+        refreshing: asyncio.Future[None] | None = None
         while not self.stopping.is_set():
             await self._renew_lease()
+            if refreshing is None or refreshing.done():
+                # Off the heartbeat: the token endpoint may be slow or down.
+                refreshing = asyncio.get_running_loop().run_in_executor(None, self.services.keep_token_fresh)
             await asyncio.sleep(interval)
             if not self.active:
                 continue

@@ -10,17 +10,20 @@ injects (the engine owns runs; this module does not).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from common.errors import NotFound
-from common.service_auth import service_auth
+from common.errors import DependencyUnavailable, NotFound
+from common.service_auth import ServiceTokenAuth, service_auth
 from common.settings import Settings
 from flow_automation.connections import ConnectionLookup, SecretKeyError
 from flow_automation.node_types import DataConnection, NodeError
+
+log = logging.getLogger(__name__)
 
 #: ``run_subflow``'s signature: ``(flow_id, *, params, version, timeout_s) -> outputs``.
 SubflowRunner = Callable[..., dict[str, Any]]
@@ -65,6 +68,27 @@ class ExecutorServices:
                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
                 )
             return self._coderunner
+
+    def keep_token_fresh(self) -> None:
+        """Fetch (or renew, shortly before it expires) the token for coderunner now, off the tasks' path.
+
+        Issuing a token costs the issuer a slow secret check (about 0.2 s), so
+        the first python or document node of an executor, and the first one
+        after each renewal, paid for it; the executor calls this at start and
+        then every few seconds from a worker thread. Best effort: a task that
+        finds no valid token fetches one itself, as before.
+        """
+        try:
+            warm = self._coderunner is not None
+            client = self.coderunner()
+            if isinstance(client.auth, ServiceTokenAuth):
+                client.auth.token()
+            if not warm:
+                client.get("/healthz", timeout=CODERUNNER_CONNECT_TIMEOUT_S)  # opens a pooled connection
+        except DependencyUnavailable as exc:
+            log.debug("no service token yet: %s", exc.message)
+        except Exception:
+            log.debug("fetching the service token ahead failed", exc_info=True)
 
     def run_subflow(
         self, flow_id: str, *, params: Mapping[str, Any], version: int | None, timeout_s: float | None
