@@ -61,6 +61,8 @@ class EventPublisher:
         self._flushed = 0
         self._flushing: asyncio.Future[None] | None = None
         self._lock = threading.Lock()
+        self._rings: list[str] = []  # run ids whose doorbell ring is not sent yet
+        self._ringing = False
 
     def ensure_topics(self) -> None:
         ensure_topics(self.settings, topic_specs(self.settings))
@@ -114,17 +116,31 @@ class EventPublisher:
     def ring_doorbell(self, run_id: str) -> None:
         """Tell idle executors that tasks of ``run_id`` were queued (best effort: they poll the queue anyway).
 
-        Runs in a worker thread without being awaited: a send may block while
-        the producer fetches the topic's metadata, or Kafka is down.
+        The sends run in one worker thread at a time, not awaited (a send may
+        block while the producer fetches the topic's metadata, or Kafka is
+        down); rings asked for meanwhile go out after the one in flight, so
+        every queue insert is followed by a ring and a Kafka outage holds at
+        most one thread.
         """
+        with self._lock:
+            self._rings.append(run_id)
+            if self._ringing:
+                return
+            self._ringing = True
+        asyncio.get_running_loop().run_in_executor(None, self._ring_pending)
 
-        def ring() -> None:
+    def _ring_pending(self) -> None:
+        while True:
+            with self._lock:
+                run_ids, self._rings = self._rings, []
+                if not run_ids:
+                    self._ringing = False
+                    return
             try:
-                self.producer.send(DOORBELL_TOPIC, value=run_id.encode())
+                for run_id in dict.fromkeys(run_ids):
+                    self.producer.send(DOORBELL_TOPIC, value=run_id.encode())
             except Exception as exc:  # noqa: BLE001 - the executors' poll finds the tasks anyway
                 log.debug("ringing the task queue doorbell failed: %s", exc)
-
-        asyncio.get_running_loop().run_in_executor(None, ring)
 
     async def publish_async(self, event: dict[str, Any]) -> tuple[int, int]:
         return await asyncio.to_thread(self.publish, event)
