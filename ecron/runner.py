@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
 import time
 from collections import Counter, OrderedDict, deque
@@ -47,6 +46,7 @@ from ecron.schedules import next_fire_after
 
 log = logging.getLogger(__name__)
 
+JOB_DELETED = "the job was deleted before the slot fired"
 YIELD_EVERY = 256  # a pass over the slots of one instant lets other work run after this many
 
 
@@ -122,7 +122,6 @@ class ExecutionRunner:
         self._cache: OrderedDict[str, Job] = OrderedDict()
         self._cache_size = cache_size
         self._generation = 0
-        self._pending_fires: list[float] = []  # POSIX times of the executions waiting for their fire time
         writer.on_written = self.release
 
     # -- what this node holds -------------------------------------------------------------
@@ -168,17 +167,13 @@ class ExecutionRunner:
 
     def seconds_until_next_fire(self) -> float | None:
         """How long until the next execution this node holds fires (None: none is waiting)."""
-        now = time.time()
-        while self._pending_fires and self._pending_fires[0] < now:
-            heapq.heappop(self._pending_fires)
-        return self._pending_fires[0] - now if self._pending_fires else None
+        return min(self._instants) - time.time() if self._instants else None
 
     def start(self, execution: dict[str, Any], max_concurrent: int | None) -> None:
         """Fire a claimed execution at its ``fire_time`` (at once if that has passed)."""
         self._loop = asyncio.get_running_loop()
         pending = Pending(execution, max_concurrent, self._generation)
         self._live[pending.execution_id] = pending
-        heapq.heappush(self._pending_fires, execution["fire_time"].timestamp())
         job = self._cache.get(execution["job_id"])
         if job is None:
             self._spawn(self._load(pending))
@@ -306,7 +301,7 @@ class ExecutionRunner:
         """
         job, prepared = pending.job, pending.prepared
         if job is None:
-            self._finish(pending, "skipped", error="the job was deleted before the slot fired")
+            self._finish(pending, "skipped", error=JOB_DELETED)
             return False
         limit = None if pending.max_concurrent is None else job.max_concurrent
         if (
@@ -432,7 +427,7 @@ class ExecutionRunner:
                 job = pending.job = await self.job(job.id)
                 pending.prepared = self._prepare(execution, job) if job is not None else None
             if job is None:
-                self._finish(pending, "skipped", error="the job was deleted before the slot fired")
+                self._finish(pending, "skipped", error=JOB_DELETED)
                 return
             if reason := no_longer_due(execution, job):
                 self._finish(pending, "skipped", error=reason)

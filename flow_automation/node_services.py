@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from common.errors import DependencyUnavailable, NotFound
+from common.errors import NotFound
 from common.service_auth import ServiceTokenAuth, service_auth
 from common.settings import Settings
 from flow_automation.connections import ConnectionLookup, SecretKeyError
@@ -79,16 +79,11 @@ class ExecutorServices:
         finds no valid token fetches one itself, as before.
         """
         try:
-            warm = self._coderunner is not None
-            client = self.coderunner()
-            if isinstance(client.auth, ServiceTokenAuth):
-                client.auth.token()
-            if not warm:
-                client.get("/healthz", timeout=CODERUNNER_CONNECT_TIMEOUT_S)  # opens a pooled connection
-        except DependencyUnavailable as exc:
-            log.debug("no service token yet: %s", exc.message)
-        except Exception:
-            log.debug("fetching the service token ahead failed", exc_info=True)
+            auth = self.coderunner().auth
+            if isinstance(auth, ServiceTokenAuth):
+                auth.token()
+        except Exception as exc:  # noqa: BLE001 - no credentials or issuer yet: a task fetches the token itself
+            log.debug("fetching the service token ahead failed: %s", exc)
 
     def run_subflow(
         self, flow_id: str, *, params: Mapping[str, Any], version: int | None, timeout_s: float | None

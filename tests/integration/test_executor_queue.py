@@ -19,6 +19,7 @@ from common.settings import Settings
 from flow_automation.engine.doorbell import DoorbellListener
 from flow_automation.engine.runs import pack_tasks, queue_entry_id, unpack_tasks
 from flow_automation.executor import Executor
+from tests.integration.crashed_runs import write_running_run
 from tests.integration.fixtures.kafka import KAFKA_BOOTSTRAP
 from tests.integration.fixtures.mongo import MONGO_URL
 from tests.integration.fixtures.platform import Platform, wait_until
@@ -35,33 +36,8 @@ def fan_out_run(platform: Platform, db: Database) -> str:
         saved = api.post("/api/v1/flows", json={"id": flow_id, "name": flow_id, "nodes": nodes, "edges": edges})
         assert saved.status_code == 201, saved.text
         definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
-    run_id = uuid.uuid4().hex[:24]
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
-    db.run_definitions.insert_one({"_id": f"{run_id}-definition", "definition": definition})
-    db.runs.insert_one(
-        {
-            "_id": run_id,
-            "flow_id": flow_id,
-            "version": 1,
-            "state": "running",
-            "params": {},
-            "trigger": {"type": "manual"},
-            "created_at": long_ago,
-            "started_at": long_ago,
-            "finished_at": None,
-            "attempt": 1,
-            "epochs": {},
-            "parent": None,
-            "concurrency": None,
-            "cancel_requested": False,
-            "slot": None,
-            "definition_id": f"{run_id}-definition",
-            "events": {"partition": 0, "offset": 0},
-        }
-    )
     done = {"epoch": 1, "attempt": 1, "state": "succeeded", "output_keys": [], "outputs": {}}
     records: list[tuple[str, dict[str, Any]]] = [
-        ("start:1", {"kind": "guard"}),
         ("ready:root:1", {"node": "root", "epoch": 1}),
         ("claim:root:1", {"node": "root", "epoch": 1, "attempt": 1, "executor": "gone"}),
         ("final:root:1", {"node": "root", **done}),
@@ -69,10 +45,7 @@ def fan_out_run(platform: Platform, db: Database) -> str:
         ("claim:b0:1", {"node": "b0", "epoch": 1, "attempt": 1, "executor": "gone"}),
         ("final:b0:1", {"node": "b0", **done}),
     ]
-    db[f"journal.{run_id}"].insert_many(
-        [{"_id": record_id, "kind": record_id.split(":")[0], "at": long_ago} | fields for record_id, fields in records]
-    )
-    return run_id
+    return write_running_run(db, flow_id, definition, records)
 
 
 async def claim_once(database: str, free: int) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.crashed_runs import write_running_run
 from tests.integration.fixtures.platform import wait_until
 
 pytestmark = pytest.mark.integration
@@ -596,49 +597,11 @@ def crashed_run(
 ) -> str:
     """A run as a process that died mid-step leaves it: its document and journal written by hand.
 
-    ``records`` are (journal id, fields) written two minutes ago, after the run's start guard; an id's
-    first part is the record's kind.
+    ``records`` as :func:`write_running_run` takes them.
     """
     flow_id = save(api, {"id": unique("crash"), "name": "crash", "nodes": nodes, "edges": edges})
     definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
-    run_id = uuid.uuid4().hex[:24]
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
-    db = platform.mongo_db()
-    db.run_definitions.insert_one({"_id": f"{run_id}-definition", "definition": definition})
-    db.runs.insert_one(
-        {
-            "_id": run_id,
-            "flow_id": flow_id,
-            "version": 1,
-            "state": "running",
-            "params": {},
-            "trigger": {"type": "manual"},
-            "created_at": long_ago,
-            "started_at": long_ago,
-            "finished_at": None,
-            "attempt": 1,
-            "epochs": {},
-            "parent": None,
-            "concurrency": 1,
-            "cancel_requested": False,
-            "slot": None,
-            "definition_id": f"{run_id}-definition",
-            "events": {"partition": 0, "offset": 0},
-        }
-    )
-    kinds = {"start": "guard", "end": "guard"}
-    db[f"journal.{run_id}"].insert_many(
-        [
-            {
-                "_id": record_id,
-                "kind": kinds.get(record_id.split(":")[0], record_id.split(":")[0]),
-                "at": long_ago,
-                **fields,
-            }
-            for record_id, fields in [("start:1", {}), *records]
-        ]
-    )
-    return run_id
+    return write_running_run(platform.mongo_db(), flow_id, definition, records)
 
 
 ONE_NODE = [{"id": "only", "type": "noop"}]

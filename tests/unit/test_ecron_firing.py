@@ -104,7 +104,10 @@ def test_claims_in_flight_are_listed_apart_until_confirmed() -> None:
 
 
 class _Producer(KafkaRunner):
-    """Records sends; a delivery report comes from another thread (as from kafka-python's sender) per ``answer``."""
+    """Records sends; a delivery report comes from another thread (as from kafka-python's sender) per ``answer``,
+    called with the producer and the send's number (None: no report ever)."""
+
+    runner: ExecutionRunner
 
     def __init__(self, answer: Any) -> None:
         super().__init__(Settings())
@@ -118,7 +121,7 @@ class _Producer(KafkaRunner):
     def send_now(self, message: PreparedMessage) -> Any:
         self.sent.append(message)
         future = Future()
-        outcome = self.answer(message, len(self.sent))
+        outcome = self.answer(self, len(self.sent))
         if outcome is not None:
             threading.Timer(
                 0.01, lambda: future.failure(outcome) if isinstance(outcome, Exception) else future.success(outcome)
@@ -147,6 +150,7 @@ def _fire(answer: Any, count: int, *, retry: dict[str, Any], timeout_s: float = 
         max_in_flight=1000,
         cache_size=1000,
     )
+    producer.runner = runner
 
     async def scenario() -> None:
         fire = datetime.now(UTC) + timedelta(seconds=0.3)
@@ -182,7 +186,7 @@ def _fire(answer: Any, count: int, *, retry: dict[str, Any], timeout_s: float = 
 
 
 def test_slots_due_at_one_instant_are_sent_in_one_pass_and_their_reports_recorded() -> None:
-    outcomes, producer, runner = _fire(lambda message, n: _Metadata(), 50, retry={"max_attempts": 1})
+    outcomes, producer, runner = _fire(lambda producer, n: _Metadata(), 50, retry={"max_attempts": 1})
     assert len(producer.sent) == 50 and not producer.retried
     assert {o["status"] for o in outcomes.values()} == {"succeeded"}
     assert {o["response"]["offset"] for o in outcomes.values()} == {7}
@@ -195,7 +199,7 @@ def test_slots_due_at_one_instant_are_sent_in_one_pass_and_their_reports_recorde
 
 def test_a_failed_delivery_is_retried_in_a_task_of_its_own() -> None:
     error = KafkaTimeoutError("broker gone")
-    outcomes, producer, _ = _fire(lambda message, n: error, 3, retry={"max_attempts": 2, "backoff_s": 0})
+    outcomes, producer, _ = _fire(lambda producer, n: error, 3, retry={"max_attempts": 2, "backoff_s": 0})
     assert len(producer.sent) == 3 and len(producer.retried) == 3
     for outcome in outcomes.values():
         assert outcome["status"] == "succeeded" and outcome["attempt"] == 2
@@ -205,7 +209,7 @@ def test_a_failed_delivery_is_retried_in_a_task_of_its_own() -> None:
 
 
 def test_a_message_never_acknowledged_fails_after_its_timeout() -> None:
-    outcomes, producer, runner = _fire(lambda message, n: None, 2, retry={"max_attempts": 1}, timeout_s=0.3)
+    outcomes, producer, runner = _fire(lambda producer, n: None, 2, retry={"max_attempts": 1}, timeout_s=0.3)
     assert len(producer.sent) == 2
     assert {o["status"] for o in outcomes.values()} == {"failed"}
     assert all("did not acknowledge" in o["error"] for o in outcomes.values())
@@ -213,58 +217,18 @@ def test_a_message_never_acknowledged_fails_after_its_timeout() -> None:
 
 
 def test_slots_dropped_with_the_lease_never_fire() -> None:
-    outcomes, producer, runner = _fire(lambda message, n: _Metadata(), 5, retry={"max_attempts": 1}, drop=True)
+    outcomes, producer, runner = _fire(lambda producer, n: _Metadata(), 5, retry={"max_attempts": 1}, drop=True)
     assert not producer.sent and not outcomes and not runner.knows("job-0@x")
 
 
 def test_a_delivery_failure_after_the_lease_was_lost_is_not_retried() -> None:
     # The lease is lost while the messages are in flight: their failures must not start retries (another
     # node owns those executions now), and nothing is recorded.
-    holder: list[ExecutionRunner] = []
 
-    def fail_after_dropping(message: PreparedMessage, n: int) -> Exception:
-        holder[0].drop_all()
+    def fail_after_dropping(producer: _Producer, n: int) -> Exception:
+        producer.runner.drop_all()
         return KafkaTimeoutError("broker gone")
 
-    writer = _Writer()
-    producer = _Producer(fail_after_dropping)
-    runner = ExecutionRunner(
-        jobs=None,  # type: ignore[arg-type]
-        writer=writer,  # type: ignore[arg-type]
-        http=None,  # type: ignore[arg-type]
-        kafka=producer,
-        node_id="n",
-        max_in_flight=10,
-        cache_size=10,
-    )
-    holder.append(runner)
-
-    async def scenario() -> None:
-        fire = datetime.now(UTC) + timedelta(seconds=0.2)
-        spec = JobSpec.model_validate(
-            {
-                "name": "j",
-                "schedule": {"cron": "* * * * * *"},
-                "action": {"type": "kafka", "topic": "t", "value": {}},
-                "retry": {"max_attempts": 3, "backoff_s": 0},
-            }
-        )
-        built = JobStore._build(JobStore.__new__(JobStore), "job-0", spec, fire, revision=1, created_at=fire)
-        runner.remember_job(job_document(built))
-        runner.start(
-            {
-                "_id": "job-0@x",
-                "job_id": "job-0",
-                "trigger": "schedule",
-                "scheduled_time": fire,
-                "fire_time": fire,
-                "revision": 1,
-                "attempt": 0,
-            },
-            max_concurrent=1,
-        )
-        await runner.drain(3)
-
-    asyncio.run(scenario())
-    assert len(producer.sent) == 1 and not producer.retried and not writer.outcomes
+    outcomes, producer, runner = _fire(fail_after_dropping, 1, retry={"max_attempts": 3, "backoff_s": 0})
+    assert len(producer.sent) == 1 and not producer.retried and not outcomes
     assert runner._active == 0 and not runner._running
