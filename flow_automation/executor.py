@@ -60,6 +60,7 @@ from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
 from flow_automation.engine.runs import (
     QUEUE,
+    QUEUE_CHUNK,
     Claim,
     RunEngine,
     executor_id,
@@ -86,6 +87,8 @@ RUN_CHECK_S = 1.0
 HEAL_INTERVAL_S = 15.0
 #: Due tasks looked at per claim: when another executor wins one, the next is tried.
 CLAIM_CANDIDATES = 32
+#: How long a claim waits at most for slots about to free (tasks whose end is being recorded) to claim them too.
+CLAIM_GATHER_S = 0.01
 #: A dependency down (coderunner, a broker) retries the task this many times beyond its own retries.
 MAX_TRANSIENT_RETRIES = 10
 DEPENDENCY_DOWN = "dependency_down"  # an attempt's outcome, never a stored state
@@ -131,6 +134,8 @@ class RunningTask:
     log_chunks: int = 0
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=now_utc)
+    #: Its node returned; its end is being recorded (its slot frees within a round trip or two).
+    ending: bool = False
 
     @property
     def id(self) -> str:
@@ -165,6 +170,7 @@ class Executor:
         self.pool = concurrent.futures.ThreadPoolExecutor(self.capacity + 4, thread_name_prefix="node")
         self.active: dict[str, RunningTask] = {}
         self.slot_freed = asyncio.Event()
+        self.end_recorded = asyncio.Event()  # a task whose end was being recorded left its slot
         self.stopping = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._workers: set[asyncio.Task[None]] = set()
@@ -261,7 +267,7 @@ class Executor:
                 self.slot_freed.clear()
                 await self.slot_freed.wait()
                 continue
-            claims = await self._claim(free)
+            claims = await self._claim(await self._gather_slots(free))
             if not claims:
                 self.slot_freed.clear()
                 with contextlib.suppress(TimeoutError):
@@ -271,6 +277,26 @@ class Executor:
             idle = 0.01
             for claim in claims:
                 self._spawn(claim)
+
+    async def _gather_slots(self, free: int) -> int:
+        """The free slots to claim for, after waiting (``CLAIM_GATHER_S`` at most) for those about to free.
+
+        Short tasks end in bursts; claiming for each slot as it frees took one
+        queue read, entry delete and put-back of the entry's rest per task or
+        two, all on FerretDB's one write lock. Slots whose task is only
+        recording its end are claimed for together, one entry at a time; a
+        slot held by a task still running is not waited for.
+        """
+        deadline = time.monotonic() + CLAIM_GATHER_S
+        while free < QUEUE_CHUNK and any(running.ending for running in self.active.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.end_recorded.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.end_recorded.wait(), remaining)
+            free = self.capacity - len(self.active)
+        return free
 
     async def _claim(self, free: int) -> list[Claim]:
         """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record.
@@ -368,6 +394,7 @@ class Executor:
             while current is not None:
                 handoff = await self._execute(current)
                 self.active.pop(current.id, None)
+                self.end_recorded.set()
                 current = None
                 if handoff is not None:
                     current = RunningTask(handoff)
@@ -379,6 +406,7 @@ class Executor:
         finally:
             if current is not None:
                 self.active.pop(current.id, None)
+            self.end_recorded.set()
             self.slot_freed.set()
 
     # -- one attempt -----------------------------------------------------------------
@@ -391,7 +419,9 @@ class Executor:
             params, inputs, refs = await self._inputs(claim)
             outputs, cached = await self._outputs(running, params, inputs, refs)
         except Attempt as ended:
+            running.ending = True
             return await self._end_without_outputs(running, ended)
+        running.ending = True
         return await self._succeed(running, outputs, cached)
 
     async def _inputs(self, claim: Claim) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -13,10 +13,10 @@ one upstream is decided at once (ready, skipped or upstream_failed,
 :func:`states.decide`); when it is ready, the same executor claims it in the
 same batch of inserts and goes straight on with it (a *handoff*: a chain
 advances by one round trip). A task with several upstreams (a join) is
-decided by the arrival that takes its last *ticket*: each arriving upstream
-inserts the lowest free ``ticket:<node>:<epoch>:<n>``; tickets come out
-gap-free, so exactly one arrival holds ticket N of N. The run ends the same
-way when its last sink (a task nothing depends on) ends.
+decided by its last arrival: each arriving upstream climbs the join's
+arrival tree (:func:`journal.climb`), one insert per level, and exactly one
+climbs past its root. The run ends the same way when its last sink (a task
+nothing depends on) ends.
 
 Ready tasks that are not handed off wait in ``task_queue`` (small: claimed
 entries leave it), which executors read a few at a time without a filter.
@@ -157,7 +157,61 @@ class Settled:
 
     handoff: Claim | None = None
     enqueue: list[tuple[str, int]] = field(default_factory=list)  # (node, attempt)
-    sink_tickets: list[int] = field(default_factory=list)  # the run-end tickets taken for sinks that ended
+    run_ended: bool = False  # the last sink ended: the run may end
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A task's end arriving at a join, or at its run's end (``target`` :data:`journal.RUN_END`)."""
+
+    target: str
+    epoch: int
+    steps: tuple[tuple[int, int], ...]  # the arrival tree's nodes it contests, bottom up (journal.climb)
+    upstream: str
+    state: str
+
+    def record(self, step: int) -> dict[str, Any]:
+        level, position = self.steps[step]
+        return record(
+            "arrival",
+            jr.arrival_id(self.target, self.epoch, level, position),
+            upstream=self.upstream,
+            state=self.state,
+        )
+
+
+@dataclass
+class Climber:
+    """An arrival on its way up its tree in this process: ``step`` indexes the tree node it contests next."""
+
+    arrival: Arrival
+    future: asyncio.Future[bool]
+    step: int = 0
+
+    @property
+    def node(self) -> tuple[int, int]:
+        return self.arrival.steps[self.step]
+
+
+def meet(climbers: list[Climber]) -> list[Climber]:
+    """Climb a process's climbers of one tree together: those left to insert the tree node they are at.
+
+    Each subtree has one climber, so two climbers at the same tree node are
+    its two sides: one goes on for both, without an insert (the other is
+    done); a climber past the root is done, the last arrival.
+    """
+    at: dict[tuple[int, int], Climber] = {}
+    for climber in climbers:
+        while climber.step < len(climber.arrival.steps):
+            met = at.pop(climber.node, None)
+            if met is None:
+                at[climber.node] = climber
+                break
+            met.future.set_result(False)
+            climber.step += 1
+        else:
+            climber.future.set_result(True)
+    return list(at.values())
 
 
 def pack_tasks(tasks: list[dict[str, Any]]) -> str:
@@ -206,9 +260,8 @@ class RunEngine:
         self.definitions = db[DEFINITIONS]
         self._plans: OrderedDict[str, jr.RunPlan] = OrderedDict()
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._ticket_hints: dict[str, int] = {}
-        self._ticket_waiters: dict[str, list[tuple[dict[str, Any], asyncio.Future[int]]]] = {}
-        self._ticket_draining: set[str] = set()
+        self._climbers: dict[str, list[Climber]] = {}
+        self._climbing: set[str] = set()
 
     async def ensure_indexes(self) -> None:
         await self.runs.create_index([("flow_id", ASCENDING), ("state", ASCENDING)])
@@ -512,8 +565,6 @@ class RunEngine:
         documents = [final] + [self._ready_record(plan, target) for target in ready]
         if handoff is not None:
             documents.append(handoff.claim_record(handoff_owner or ""))
-        arrivals = await self._arrivals(claim, decisions, final)
-        documents += [ticket for _, _, ticket in arrivals]
         events = [task_event(plan, node, final["state"], claim.attempt, **_event_extra(final))]
         events += [task_event(plan, target, st.READY, 0) for target in ready]
         if handoff is not None:
@@ -523,7 +574,6 @@ class RunEngine:
         won = await self.record(plan.run_id, documents)
         won_ready = {target for target, inserted in zip(ready, won[1 : 1 + len(ready)], strict=True) if inserted}
         won_handoff = handoff is not None and won[1 + len(ready)]
-        won_tickets = won[len(won) - len(arrivals) :]
         settled = Settled()
         if not won[0]:
             # Another attempt of this task ended first (this one's lease had run out): its end stands.
@@ -533,14 +583,8 @@ class RunEngine:
         else:
             terminal = {target: decision for target, decision in decisions.items() if decision != st.READY}
             await self._decide(plan, list(terminal), {}, settled, decided=terminal)
-            for (target, prefix, ticket), inserted in zip(arrivals, won_tickets, strict=True):
-                number = ticket["number"]
-                if not inserted:
-                    number = await self.take_ticket(plan.run_id, prefix, upstream=node, state=final["state"])
-                if target is None:
-                    settled.sink_tickets.append(number)
-                else:
-                    await self._joined(plan, target, number, settled)
+            arrivals = self._arrivals(plan, node, final["state"], decisions)
+            await asyncio.gather(*(self._arrive(plan, arrival, settled) for arrival in arrivals))
         if won_handoff and handoff is not None and decisions.get(handoff.node) == st.READY:
             settled.handoff = handoff
         for target in won_ready:
@@ -549,29 +593,70 @@ class RunEngine:
         await self._after(plan, settled)
         return bool(won[0]), settled.handoff
 
-    async def _arrivals(
-        self, claim: Claim, decisions: dict[str, str], final: dict[str, Any]
-    ) -> list[tuple[str | None, str, dict[str, Any]]]:
-        """(join or None for the run's end, ticket prefix, ticket record) for each arrival this end makes.
-
-        They ride in the batch of the final record, numbered from where this
-        process got to; a number someone else took is retried after it.
-        """
-        plan = claim.plan
-        wanted: list[tuple[str | None, str]] = [
-            (link.node, jr.ticket_prefix(link.node, plan.epoch(link.node)))
-            for link in claim.spec.downstream
-            if link.node not in decisions
-        ]
-        if not claim.spec.downstream:
-            wanted.append((None, jr.sinks_prefix(plan.attempt)))
+    def _arrivals(self, plan: jr.RunPlan, node: str, state: str, decided: Any) -> list[Arrival]:
+        """The arrivals the end of ``node`` makes: at its joins (downstream tasks not in ``decided``), and at
+        the run's end if it is a sink."""
+        spec = plan.tasks[node]
+        targets = [link.node for link in spec.downstream if link.node not in decided]
+        if not spec.downstream:
+            targets.append(jr.RUN_END)
         arrivals = []
-        for target, prefix in wanted:
-            key = await self._ticket_key(plan.run_id, prefix)
-            arrivals.append(
-                (target, prefix, self._ticket_record(key, prefix, upstream=claim.node, state=final["state"]))
-            )
+        for target in targets:
+            where = plan.arrival(target, node)
+            if where is not None:  # an upstream of an earlier epoch does not arrive again
+                name, epoch, index = where
+                arrivals.append(Arrival(name, epoch, tuple(jr.climb(index, plan.waiting(target))), node, state))
         return arrivals
+
+    async def _arrive(self, plan: jr.RunPlan, arrival: Arrival, settled: Settled) -> None:
+        """Climb the arrival tree; the arrival that climbs past its root settles the target."""
+        if not await self._climb(plan.run_id, arrival):
+            return
+        if arrival.target == jr.RUN_END:
+            settled.run_ended = True
+        else:
+            await self._joined(plan, arrival.target, settled)
+
+    async def _climb(self, run_id: str, arrival: Arrival) -> bool:
+        """Whether ``arrival`` climbs past the root of its tree.
+
+        The arrivals at one tree that this process has on their way meanwhile
+        climb together: two of them meeting at a tree node are both sides of
+        it, so one goes on for both without inserting it; the rest insert their
+        next node in one batch, and those that find it taken go on together to
+        the next round. A fan-in whose upstreams end on one executor costs a
+        few inserts instead of one per arrival.
+        """
+        key = f"{run_id}/{arrival.target}/{arrival.epoch}"
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._climbers.setdefault(key, []).append(Climber(arrival, future))
+        if key not in self._climbing:
+            self._climbing.add(key)
+            asyncio.get_running_loop().create_task(self._climb_together(run_id, key))
+        return await future
+
+    async def _climb_together(self, run_id: str, key: str) -> None:
+        taken: list[Climber] = []  # what this drain took on, to fail on an error
+        climbing: list[Climber] = []
+        try:
+            while climbing or self._climbers.get(key):
+                fresh = self._climbers.pop(key, [])
+                taken = [climber for climber in taken if not climber.future.done()] + fresh
+                inserting = meet(climbing + fresh)
+                won = await self.record(run_id, [climber.arrival.record(climber.step) for climber in inserting])
+                climbing = []
+                for climber, inserted in zip(inserting, won, strict=True):
+                    if inserted:
+                        climber.future.set_result(False)  # first here: the other side goes on when it arrives
+                    else:
+                        climber.step += 1
+                        climbing.append(climber)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers waiting for these climbs
+            for climber in taken + self._climbers.pop(key, []):
+                if not climber.future.done():
+                    climber.future.set_exception(exc)
+        finally:
+            self._climbing.discard(key)
 
     def _ready_record(self, plan: jr.RunPlan, node: str) -> dict[str, Any]:
         return record("ready", jr.ready_id(node, plan.epoch(node)), node=node, epoch=plan.epoch(node))
@@ -591,22 +676,13 @@ class RunEngine:
             decisions[target] = jr.decide_from(plan, target, {dep: finals[dep] for dep in deps})
         return decisions
 
-    async def _arrive(self, plan: jr.RunPlan, target: str, upstream: str, state: str, settled: Settled) -> None:
-        """An upstream of the join ``target`` ended: take a ticket; the last arrival decides the join."""
-        number = await self.take_ticket(
-            plan.run_id, jr.ticket_prefix(target, plan.epoch(target)), upstream=upstream, state=state
-        )
-        await self._joined(plan, target, number, settled)
+    async def _joined(self, plan: jr.RunPlan, target: str, settled: Settled) -> None:
+        """Decide the join ``target``, its last arrival having come, if every upstream has indeed ended.
 
-    async def _joined(self, plan: jr.RunPlan, target: str, number: int, settled: Settled) -> None:
-        """Decide the join ``target`` if ``number`` is its last ticket and every upstream has indeed ended.
-
-        Tickets can over-count (an attempt whose end lost to another attempt's
-        end still took one), never under-count; so the holder of the last
-        number checks the upstream ends, and a later number checks again.
+        An arrival made twice can let an early climber past the root (see
+        :func:`journal.climb`): it finds an upstream without an end and leaves
+        the join to the last arrival, which climbs past the root too.
         """
-        if number < plan.waiting(target):
-            return
         deps = list(plan.tasks[target].deps)
         finals = await self.finals(plan, deps)
         if len(finals) == len(deps):
@@ -655,103 +731,20 @@ class RunEngine:
             for node, inserted in zip(terminal, won[len(ready) :], strict=True):
                 if not inserted:
                     continue
-                spec = plan.tasks[node]
-                if not spec.downstream:
-                    settled.sink_tickets.append(await self.take_ticket(plan.run_id, jr.sinks_prefix(plan.attempt)))
-                final = {"state": decided[node], "output_keys": []}
-                for link in spec.downstream:
-                    if plan.waiting(link.node) <= 1:
-                        known = {**known, node: final}
-                        worklist.append(link.node)
-                    else:
-                        await self._arrive(plan, link.node, node, decided[node], settled)
+                quick = [link.node for link in plan.tasks[node].downstream if plan.waiting(link.node) <= 1]
+                if quick:
+                    known = {**known, node: {"state": decided[node], "output_keys": []}}
+                    worklist += quick
+                for arrival in self._arrivals(plan, node, decided[node], quick):
+                    await self._arrive(plan, arrival, settled)
 
     async def _after(self, plan: jr.RunPlan, settled: Settled) -> None:
         """Publish, then queue what others may now claim, then end the run if its last sink ended."""
         if settled.enqueue:
             await self.events.flush_async()
             await self.enqueue(plan, settled.enqueue)
-        if any(number >= plan.open_sinks() for number in settled.sink_tickets):
-            # The last sink ended (tickets may over-count; finalize checks every task).
+        if settled.run_ended:  # the last sink ended (finalize checks every task)
             await self.finalize(plan.run_id)
-
-    async def take_ticket(self, run_id: str, prefix: str, **fields: Any) -> int:
-        """The lowest free ``<prefix>:<n>``, inserted; numbers come out gap-free across all processes.
-
-        This process remembers where it got to (starting at 1), and when a
-        number it tries is taken looks for where the others got to (an
-        exponential then binary search by ``_id``): every number below what
-        it tries is known taken, which keeps the numbers gap-free. Concurrent arrivals at the same prefix in this
-        process go together: one batch of inserts, and one search when other
-        processes took some of the numbers.
-        """
-        key = await self._ticket_key(run_id, prefix)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._ticket_waiters.setdefault(key, []).append((fields, future))
-        if key not in self._ticket_draining:
-            self._ticket_draining.add(key)
-            asyncio.get_running_loop().create_task(self._dispense(run_id, prefix, key))
-        return await future
-
-    async def _dispense(self, run_id: str, prefix: str, key: str) -> None:
-        try:
-            while self._ticket_waiters.get(key):
-                waiters = self._ticket_waiters.pop(key)
-                try:
-                    while waiters:
-                        tickets = [self._ticket_record(key, prefix, **fields) for fields, _ in waiters]
-                        won = await self.record(run_id, tickets)
-                        for ticket, (_, future), inserted in zip(tickets, waiters, won, strict=True):
-                            if inserted and not future.done():
-                                future.set_result(int(ticket["number"]))
-                        lost = [ticket["number"] for ticket, inserted in zip(tickets, won, strict=True) if not inserted]
-                        waiters = [waiter for waiter, inserted in zip(waiters, won, strict=True) if not inserted]
-                        if waiters:
-                            # Others got further: find where, instead of trying their numbers one by one.
-                            after = await self._first_free(run_id, prefix, max(lost) + 1)
-                            self._ticket_hints[key] = max(self._ticket_hints[key], after)
-                except Exception as exc:  # noqa: BLE001 - handed to the callers waiting for these tickets
-                    for _, future in waiters:
-                        if not future.done():
-                            future.set_exception(exc)
-        finally:
-            self._ticket_draining.discard(key)
-
-    async def _ticket_key(self, run_id: str, prefix: str) -> str:
-        key = f"{run_id}/{prefix}"
-        if key not in self._ticket_hints:
-            if len(self._ticket_hints) > 10_000:
-                self._ticket_hints.clear()
-            # Start at 1 without asking: a taken number is found out by the insert, then searched past.
-            self._ticket_hints[key] = 1
-        return key
-
-    def _ticket_record(self, key: str, prefix: str, **fields: Any) -> dict[str, Any]:
-        """The next ticket this process tries for ``prefix`` (numbers are reserved here, never tried twice)."""
-        number = self._ticket_hints[key]
-        self._ticket_hints[key] = number + 1
-        return record("ticket", f"{prefix}:{number}", number=number, **fields)
-
-    async def _first_free(self, run_id: str, prefix: str, start: int = 1) -> int:
-        """The first ``<prefix>:<n>`` not taken, n >= ``start``: a galloping, then binary, search by ``_id``."""
-        journal = self.journal(run_id)
-
-        async def taken(number: int) -> bool:
-            return await journal.find_one({"_id": f"{prefix}:{number}"}, {"_id": 1}) is not None
-
-        if not await taken(start):
-            return start
-        low, step = start, 1
-        while await taken(start + step):
-            low, step = start + step, step * 2
-        high = start + step
-        while high - low > 1:
-            middle = (low + high) // 2
-            if await taken(middle):
-                low = middle
-            else:
-                high = middle
-        return high
 
     # -- ending runs ----------------------------------------------------------------
 

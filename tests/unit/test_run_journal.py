@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,8 +47,10 @@ def test_specs_carry_dependencies_what_they_read_and_downstream_links() -> None:
     assert p.tasks["c"].deps == {"a": ()}
     assert {link.node for link in p.tasks["a"].downstream} == {"b", "c"}
     assert p.tasks["join"].lenient and not p.tasks["a"].lenient
-    assert p.sinks() == ["join"] and p.open_sinks() == 1
+    assert p.sinks() == ["join"] and p.waiting(jr.RUN_END) == 1
     assert p.waiting("a") == 0 and p.waiting("b") == 1 and p.waiting("join") == 2
+    assert p.arrival("join", "b") == ("join", 1, 0) and p.arrival("join", "c") == ("join", 1, 1)
+    assert p.arrival(jr.RUN_END, "join") == (jr.RUN_END, 1, 0)
 
 
 def test_states_follow_the_records() -> None:
@@ -96,13 +99,15 @@ def test_a_retried_run_reads_the_new_epoch_and_counts_attempts_on() -> None:
     tasks = jr.derive(p, records)
     assert tasks["a"]["state"] == st.PENDING and tasks["a"]["attempts"] == 3  # the old attempts still count
     assert tasks["b"]["state"] == st.PENDING
-    assert p.waiting("a") == 0 and p.open_sinks() == 1
+    assert p.waiting("a") == 0 and p.waiting(jr.RUN_END) == 1
 
 
 def test_only_upstream_in_the_same_epoch_is_waited_for() -> None:
     p = plan({"c": (2, 1), "join": (2, 0)}, attempt=2)
     assert p.waiting("join") == 1  # b succeeded in epoch 1 and is reused
     assert p.waiting("c") == 0
+    assert p.arrival("join", "b") is None and p.arrival("join", "c") == ("join", 2, 0)
+    assert p.arrival(jr.RUN_END, "join") == (jr.RUN_END, 2, 0)
 
 
 def test_decisions_from_upstream_finals() -> None:
@@ -114,3 +119,52 @@ def test_decisions_from_upstream_finals() -> None:
     skipped = {"state": st.SKIPPED}
     assert jr.decide_from(p, "join", {"b": skipped, "c": succeeded}) == st.READY  # a lenient join
     assert jr.decide_from(p, "join", {"b": skipped, "c": skipped}) == st.SKIPPED
+
+
+def climb_all(count: int, order: list[int], stray: int | None = None) -> list[int]:
+    """Arrivals in ``order``, each climbing in turn; those that pass the root.
+
+    ``order[stray]`` is the arrival of an attempt whose end lost to another
+    attempt's: its first step rode in the batch of its final record, and it
+    climbs no further whatever that insert gave.
+    """
+    taken: set[str] = set()
+    passed = []
+    for turn, index in enumerate(order):
+        steps = jr.climb(index, count)
+        for level, position in steps[:1] if turn == stray else steps:
+            record_id = jr.arrival_id("join", 1, level, position)
+            if record_id not in taken:
+                taken.add(record_id)
+                break
+        else:
+            if turn != stray:
+                passed.append(index)
+    return passed
+
+
+def test_exactly_the_last_arrival_climbs_past_the_root_of_the_arrival_tree() -> None:
+    rng = random.Random(7)
+    for count in [1, 2, 3, 5, 8, 13, 64, 100, 998]:
+        for _ in range(20):
+            order = rng.sample(range(count), count)
+            assert climb_all(count, order) == [order[-1]], count
+    assert jr.climb(0, 1) == []  # alone: no tree, it is the last
+    assert jr.climb(2, 3) == [(2, 0)]  # no sibling at level 1: straight to the next level
+    assert len(jr.climb(0, 998)) == 10 and all(len(jr.climb(i, 998)) <= 10 for i in range(998))
+
+
+def test_an_arrival_made_twice_lets_the_real_last_arrival_through_still() -> None:
+    """Two attempts of one task both ending (a lease ran out) arrive twice: an extra climber may pass early,
+    never none; the last arrival always passes the root (and the engine checks every upstream's end)."""
+    rng = random.Random(11)
+    for count in [2, 3, 7, 16, 50]:
+        for _ in range(50):
+            order = rng.sample(range(count), count)
+            twice = rng.randrange(count)
+            order.insert(rng.randrange(len(order) + 1), twice)
+            first, second = (turn for turn, index in enumerate(order) if index == twice)
+            stray = rng.choice([first, second])
+            passed = climb_all(count, order, stray)
+            last = max(turn for turn in range(len(order)) if turn != stray)
+            assert order[last] in passed and 1 <= len(passed) <= 2, (count, order, stray, passed)
