@@ -26,6 +26,15 @@ names and exactly one process wins it:
 ``arrive:<node>:<epoch>:<level>:<i>``
     a node of a join's arrival tree (see :func:`climb`); the arrival that
     climbs past its root decides the join;
+``unusable:<node>:<epoch>``
+    an upstream of the join reached it with nothing it can use (it failed,
+    was skipped or lacks an output the join reads); inserted before that
+    upstream's final record. Without it the join's last arrival decides it
+    ready without reading every upstream's end;
+``unclean:<run attempt>``
+    a task of the run attempt ended other than succeeded; inserted before that
+    task's final record. Without it the run's last sink ends the first run
+    attempt as succeeded without deriving every task's state;
 ``log:<node>:<attempt>:<seq>``
     lines a running task wrote so far (saved by its executor's heartbeat);
 ``start:<run attempt>``, ``arrive:$end:<run attempt>:<level>:<i>``, ``end:<run attempt>``
@@ -72,6 +81,14 @@ def final_id(node: str, epoch: int) -> str:
 
 def log_id(node: str, attempt: int, seq: int) -> str:
     return f"log:{node}:{attempt}:{seq}"
+
+
+def unusable_id(node: str, epoch: int) -> str:
+    return f"unusable:{node}:{epoch}"
+
+
+def unclean_id(run_attempt: int) -> str:
+    return f"unclean:{run_attempt}"
 
 
 #: The arrival tree of a run attempt's sinks is the run's end ("$" is not allowed in node ids).

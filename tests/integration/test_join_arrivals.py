@@ -100,6 +100,7 @@ def test_upstreams_ending_at_once_in_four_executors_decide_their_join_exactly_on
     # m2k+1 ended in different executors here, so every node of the lowest level was inserted.
     assert WIDTH // 2 <= journal.count_documents({"kind": "arrival"}) <= WIDTH - 1
     assert journal.find_one({"_id": "ready:sink:1"}) is not None
+    assert journal.count_documents({"kind": "marker"}) == 0  # every upstream usable: decided without reading them
     queued = [task["node"] for entry in mongo_db.task_queue.find({"run_id": run_id}) for task in unpack_tasks(entry)]
     assert queued == ["sink"]
 
@@ -112,5 +113,10 @@ def test_a_failed_upstream_makes_the_join_upstream_failed_once_all_arrived(
     assert asyncio.run(end_at_once(mongo_db.name, run_id, states)) == ["sink"]
     journal = mongo_db[f"journal.{run_id}"]
     assert journal.find_one({"_id": "final:sink:1"})["state"] == st.UPSTREAM_FAILED
+    # m17's end left its markers first: the join read every upstream's end, the run derived every task's state.
+    assert journal.find_one({"_id": "unusable:sink:1"})["node"] == "m17"
+    assert {doc["_id"] for doc in journal.find({"kind": "marker"})} == {"unusable:sink:1", "unclean:1"}
     # The sink ended, so the run's end was reached too (one sink: no tree to climb) and the run closed.
-    assert mongo_db.runs.find_one({"_id": run_id})["state"] == "failed"
+    run = mongo_db.runs.find_one({"_id": run_id})
+    assert run["state"] == "failed"
+    assert run["task_counts"] == {"succeeded": WIDTH, "failed": 1, "upstream_failed": 1}
