@@ -31,14 +31,20 @@ class InsertBatcher:
 
     async def insert(self, collection: str, documents: list[dict[str, Any]]) -> list[bool]:
         """Insert ``documents``; for each, whether it was inserted (``False``: its ``_id`` existed)."""
-        if not documents:
-            return []
+        return await self.submit(collection, documents)
+
+    def submit(self, collection: str, documents: list[dict[str, Any]]) -> asyncio.Future[list[bool]]:
+        """:meth:`insert` without waiting: the batch that takes ``documents`` goes out before callbacks
+        scheduled (``call_soon``) after this call run, so those overlap its round trip."""
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        if not documents:
+            future.set_result([])
+            return future
         self._pending.setdefault(collection, []).append((documents, future))
         if collection not in self._draining:
             self._draining.add(collection)
             asyncio.get_running_loop().create_task(self._drain(collection))
-        return await future
+        return future
 
     async def _drain(self, collection: str) -> None:
         try:

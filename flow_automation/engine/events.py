@@ -29,6 +29,10 @@ FLOW_EVENTS_TOPIC = "dataflow.flow-events"
 TRIGGERS_TOPIC = "dataflow.triggers"
 #: Rung after tasks are queued, so idle executors claim them at once instead of at their next poll.
 DOORBELL_TOPIC = "dataflow.task-queue-doorbell"
+#: Events wait this long for others to share a produce request (a flush sends at once). Sent one by one, the
+#: producer's sender thread took a request per event and held the GIL away from the executor's event loop:
+#: a chain hop emits three events, and their sends cost more than the rest of the hop's Python.
+EVENT_LINGER_MS = 5
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -61,6 +65,7 @@ class EventPublisher:
         self._flushed = 0
         self._flushing: asyncio.Future[None] | None = None
         self._lock = threading.Lock()
+        self._send_error: Exception | None = None  # a send of emit_soon refused, raised by the next flush
         self._rings: list[str] = []  # run ids whose doorbell ring is not sent yet
         self._ringing = False
 
@@ -72,12 +77,31 @@ class EventPublisher:
         if self._producer is None:
             with self._lock:  # the doorbell may ask for it from a worker thread
                 if self._producer is None:
-                    self._producer = create_producer(self.settings, linger_ms=0)
+                    self._producer = create_producer(self.settings, linger_ms=EVENT_LINGER_MS)
         return self._producer
 
     def emit(self, event: dict[str, Any]) -> None:
         self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
         self._emitted += 1
+
+    def emit_soon(self, events: list[dict[str, Any]]) -> None:
+        """Emit ``events`` from the event loop's next turn, in order.
+
+        A write submitted just before (:meth:`InsertBatcher.submit`) goes out
+        first, and the sends (the producer's serialising, partitioning and
+        batching, in Python) overlap its round trip instead of delaying it.
+        A flush waits for them too: they count as emitted from now on.
+        """
+        self._emitted += len(events)
+        asyncio.get_running_loop().call_soon(self._send_all, events)
+
+    def _send_all(self, events: list[dict[str, Any]]) -> None:
+        try:
+            for event in events:
+                self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
+        except Exception as exc:  # noqa: BLE001 - kept for the next flush, which raises it as its own failure
+            log.warning("run events could not be handed to the producer: %s", exc)
+            self._send_error = exc
 
     async def flush_async(self) -> None:
         """Wait until everything emitted so far is acknowledged; concurrent callers share one flush."""
@@ -93,6 +117,9 @@ class EventPublisher:
 
     def flush(self) -> None:
         """Wait until everything emitted is acknowledged; raises when Kafka is unreachable."""
+        error, self._send_error = self._send_error, None
+        if error is not None:
+            raise error
         if self._producer is not None:
             self._producer.flush(timeout=self.settings.kafka_timeout_ms / 1000)
 
@@ -139,6 +166,7 @@ class EventPublisher:
             try:
                 for run_id in dict.fromkeys(run_ids):
                     self.producer.send(DOORBELL_TOPIC, value=run_id.encode())
+                self.producer.flush(timeout=self.settings.kafka_timeout_ms / 1000)  # ring now, not after the linger
             except Exception as exc:  # noqa: BLE001 - the executors' poll finds the tasks anyway
                 log.debug("ringing the task queue doorbell failed: %s", exc)
 

@@ -571,9 +571,9 @@ class RunEngine:
         events += [task_event(plan, target, st.READY, 0) for target in ready]
         if handoff is not None:
             events.append(task_event(plan, handoff.node, st.RUNNING, handoff.attempt, executor=handoff_owner))
-        for event in events:
-            self.events.emit(event)
-        won = (await self.record(plan.run_id, documents))[len(markers) :]
+        inserted = self.writer.submit(jr.journal_name(plan.run_id), documents)
+        self.events.emit_soon(events)  # while the insert is on its way
+        won = (await inserted)[len(markers) :]
         won_ready = {target for target, inserted in zip(ready, won[1 : 1 + len(ready)], strict=True) if inserted}
         won_handoff = handoff is not None and won[1 + len(ready)]
         settled = Settled()
@@ -623,7 +623,12 @@ class RunEngine:
         return arrivals
 
     async def _arrive(self, plan: jr.RunPlan, arrival: Arrival, settled: Settled) -> None:
-        """Climb the arrival tree; the arrival that climbs past its root settles the target."""
+        """Climb the arrival tree; the arrival that climbs past its root settles the target.
+
+        The events so far are flushed first: the climb lets another process
+        decide the join or end the run, and its events must follow these.
+        """
+        await self.events.flush_async()
         if not await self._climb(plan.run_id, arrival):
             return
         if arrival.target == jr.RUN_END:
