@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from common.settings import Settings
 from flow_automation.engine.doorbell import DoorbellListener
+from flow_automation.engine.events import FLOW_EVENTS_TOPIC, EventPublisher
 from flow_automation.engine.runs import pack_tasks, queue_entry_id, unpack_tasks
 from flow_automation.executor import Executor
 from tests.integration.crashed_runs import write_running_run
@@ -103,3 +104,19 @@ def test_queuing_a_runs_tasks_rings_the_doorbell_idle_executors_listen_to(platfo
         wait_until(lambda: run_id in rung, timeout=30, message="a ring for the new run")
     finally:
         listener.stop()
+
+
+def test_task_events_go_to_the_partition_the_producer_picks_for_their_run() -> None:
+    # The executor works out a run's partition once (the default partitioner's murmur2): every event of the run
+    # must land where the run's first event went, which the SSE stream of the run reads.
+    events = EventPublisher(Settings(kafka_bootstrap=KAFKA_BOOTSTRAP))
+    try:
+        run_ids = [uuid.uuid4().hex[:24] for _ in range(30)]
+        by_default = {
+            run_id: events.producer.send(FLOW_EVENTS_TOPIC, key=run_id, value={"probe": run_id}).get(30).partition
+            for run_id in run_ids
+        }
+        assert len(set(by_default.values())) > 1  # the topic has several partitions: the comparison means something
+        assert {run_id: events._partition_of(run_id.encode()) for run_id in run_ids} == by_default
+    finally:
+        events.close()
