@@ -203,6 +203,8 @@ class Executor:
             task.cancel()
         if self._workers:
             await asyncio.wait(self._workers, timeout=self.settings.shutdown_grace_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.engine.arrivals_made(), self.settings.shutdown_grace_s)
         await self._release_leases()
         await self._drop_lease()
         self.services.close()

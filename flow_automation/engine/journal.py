@@ -16,7 +16,9 @@ names and exactly one process wins it:
 ``ready:<node>:<epoch>``
     the task became runnable (whoever inserts it queues or runs it);
 ``claim:<node>:<attempt>``
-    an executor runs that attempt (attempts count on across epochs);
+    an executor runs that attempt (attempts count on across epochs); a claim
+    marked ``handoff`` also says the task became ready then (the executor that
+    ended its upstream decided and claimed it in one batch: no ready record);
 ``retry:<node>:<attempt>``
     that attempt failed and the task waits for its next one;
 ``final:<node>:<epoch>``
@@ -292,7 +294,7 @@ def task_state(plan: RunPlan, node: str, records: TaskRecords | None) -> dict[st
         "duration_ms": None,
         "error": None,
         "cached": False,
-        "ready_at": records.ready[epoch]["at"] if epoch in records.ready else None,
+        "ready_at": records.ready[epoch]["at"] if epoch in records.ready else _handed_off_at(records, epoch),
         "executor": last_claim.get("executor") if last_claim else None,
         "claim_attempt": last_attempt,
         "upstream": list(spec.deps),
@@ -323,10 +325,21 @@ def task_state(plan: RunPlan, node: str, records: TaskRecords | None) -> dict[st
     return view
 
 
+def _handed_off_at(records: TaskRecords, epoch: int) -> Any:
+    """When a task handed off in ``epoch`` became ready: its handoff claim's time (None if not handed off)."""
+    handed = [claim["at"] for claim in records.claims.values() if claim.get("handoff") and claim["epoch"] == epoch]
+    return min(handed, default=None)
+
+
 def history(records: TaskRecords) -> list[dict[str, Any]]:
     """Every state the task went through, oldest first."""
     entries: list[dict[str, Any]] = [
         {"state": st.READY, "at": record["at"], "epoch": record["epoch"]} for record in records.ready.values()
+    ]
+    entries += [
+        {"state": st.READY, "at": claim["at"], "epoch": claim["epoch"]}
+        for claim in records.claims.values()
+        if claim.get("handoff") and claim["epoch"] not in records.ready
     ]
     for attempt, record in records.claims.items():
         if record.get("reason"):

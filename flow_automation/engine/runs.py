@@ -123,6 +123,8 @@ class Claim:
     epoch: int
     transient: int = 0
     reason: str | None = None
+    #: Claimed in the batch that decided it ready, by the executor that ended its upstream (no ready record).
+    handoff: bool = False
 
     @property
     def id(self) -> str:
@@ -138,7 +140,9 @@ class Claim:
         return self.plan.base_attempts(self.node) + self.spec.retries + 1 + self.transient
 
     def claim_record(self, executor: str) -> dict[str, Any]:
-        extra = {"reason": self.reason} if self.reason else {}
+        extra: dict[str, Any] = {"reason": self.reason} if self.reason else {}
+        if self.handoff:
+            extra["handoff"] = True
         return record(
             "claim",
             jr.claim_id(self.node, self.attempt),
@@ -262,6 +266,7 @@ class RunEngine:
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._climbers: dict[str, list[Climber]] = {}
         self._climbing: set[str] = set()
+        self._arriving: set[asyncio.Task[None]] = set()
 
     async def ensure_indexes(self) -> None:
         await self.runs.create_index([("flow_id", ASCENDING), ("state", ASCENDING)])
@@ -558,13 +563,15 @@ class RunEngine:
         decisions = await self._single_decisions(plan, quick, {node: final})
         ready = [target for target in quick if decisions[target] == st.READY]
         handoff = (
-            Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]))
+            Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]), handoff=True)
             if ready and handoff_owner
             else None
         )
-        # The markers go first: whoever sees this final record sees them too.
+        # The markers go first: whoever sees this final record sees them too. A task handed off has no ready
+        # record: its claim, in the same batch, says it became ready then (one record less to insert per hop).
         markers = self._markers(plan, node, final["state"], final.get("output_keys") or [])
-        documents = [*markers, final] + [self._ready_record(plan, target) for target in ready]
+        queued = [target for target in ready if handoff is None or target != handoff.node]
+        documents = [*markers, final] + [self._ready_record(plan, target) for target in queued]
         if handoff is not None:
             documents.append(handoff.claim_record(handoff_owner or ""))
         events = [task_event(plan, node, final["state"], claim.attempt, **_event_extra(final))]
@@ -574,8 +581,8 @@ class RunEngine:
         inserted = self.writer.submit(jr.journal_name(plan.run_id), documents)
         self.events.emit_soon(events)  # while the insert is on its way
         won = (await inserted)[len(markers) :]
-        won_ready = {target for target, inserted in zip(ready, won[1 : 1 + len(ready)], strict=True) if inserted}
-        won_handoff = handoff is not None and won[1 + len(ready)]
+        won_ready = {target for target, inserted in zip(queued, won[1 : 1 + len(queued)], strict=True) if inserted}
+        won_handoff = handoff is not None and won[1 + len(queued)]
         settled = Settled()
         if not won[0]:
             # Another attempt of this task ended first (this one's lease had run out): its end stands.
@@ -586,12 +593,16 @@ class RunEngine:
             terminal = {target: decision for target, decision in decisions.items() if decision != st.READY}
             await self._decide(plan, list(terminal), {}, settled, decided=terminal)
             arrivals = self._arrivals(plan, node, final["state"], decisions)
-            await asyncio.gather(*(self._arrive(plan, arrival, settled) for arrival in arrivals))
+            if arrivals:
+                # The task's slot does not wait for them: its end is recorded, and healing makes an arrival
+                # that a process dying now never made.
+                task = asyncio.get_running_loop().create_task(self._arrive_all(plan, arrivals))
+                self._arriving.add(task)
+                task.add_done_callback(self._arriving.discard)
         if won_handoff and handoff is not None and decisions.get(handoff.node) == st.READY:
             settled.handoff = handoff
         for target in won_ready:
-            if handoff is None or target != handoff.node:
-                settled.enqueue.append((target, plan.base_attempts(target) + 1))
+            settled.enqueue.append((target, plan.base_attempts(target) + 1))
         await self._after(plan, settled)
         return bool(won[0]), settled.handoff
 
@@ -621,6 +632,24 @@ class RunEngine:
                 name, epoch, index = where
                 arrivals.append(Arrival(name, epoch, tuple(jr.climb(index, plan.waiting(target))), node, state))
         return arrivals
+
+    async def _arrive_all(self, plan: jr.RunPlan, arrivals: list[Arrival]) -> None:
+        settled = Settled()
+        try:
+            await asyncio.gather(*(self._arrive(plan, arrival, settled) for arrival in arrivals))
+            await self._after(plan, settled)
+        except Exception as exc:  # noqa: BLE001 - nobody awaits this: healing decides what was left
+            log.warning(
+                "run %s: the arrivals of %s were not all made (%r); healing finishes them",
+                plan.run_id,
+                arrivals[0].upstream,
+                exc,
+            )
+
+    async def arrivals_made(self) -> None:
+        """Wait for the arrivals at joins and run ends still on their way (a process stopping, a test)."""
+        while self._arriving:
+            await asyncio.gather(*self._arriving, return_exceptions=True)
 
     async def _arrive(self, plan: jr.RunPlan, arrival: Arrival, settled: Settled) -> None:
         """Climb the arrival tree; the arrival that climbs past its root settles the target.

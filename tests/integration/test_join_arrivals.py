@@ -76,6 +76,8 @@ async def end_at_once(database: str, run_id: str, states: dict[str, str]) -> lis
             return won
 
         assert all(await asyncio.gather(*(end(node) for node in random.sample(list(states), len(states)))))
+        for executor in executors:
+            await executor.engine.arrivals_made()
     finally:
         for executor in executors:
             executor.events.close()

@@ -79,6 +79,17 @@ def test_states_follow_the_records() -> None:
     assert [h["state"] for h in tasks["a"]["history"]] == ["ready", "running", "retrying", "running", "succeeded"]
 
 
+def test_a_task_handed_off_became_ready_when_its_claim_was_made() -> None:
+    # The executor that ended b's upstream decided b and claimed it in one batch: no ready record.
+    p = plan()
+    records = [rec("claim", "claim:b:1", 3, node="b", epoch=1, attempt=1, executor="e1", transient=0, handoff=True)]
+    task = jr.derive(p, records)["b"]
+    assert task["state"] == st.RUNNING and task["ready_at"] == at(3)
+    assert [(h["state"], h["at"]) for h in task["history"]] == [("ready", at(3)), ("running", at(3))]
+    records.append(rec("final", "final:b:1", 4, node="b", epoch=1, attempt=1, state=st.SUCCEEDED))
+    assert [h["state"] for h in jr.derive(p, records)["b"]["history"]] == ["ready", "running", "succeeded"]
+
+
 def test_a_takeover_claim_shows_why_in_the_history() -> None:
     p = plan()
     records = [
