@@ -178,6 +178,8 @@ class Executor:
         self._params_loading: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._recent_outputs: dict[str, dict[str, Any]] = {}
         self._run_checks: dict[str, tuple[float, int | None]] = {}
+        #: The executors with a lease, as of the last heartbeat: queue entries are shared among them.
+        self._members: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -304,8 +306,9 @@ class Executor:
         """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record.
 
         Entries hold several tasks. Executors read the same head of the
-        queue, so each takes random entries from it and seldom collides with
-        the others; tasks of a taken entry beyond the free slots go back in a
+        queue, so each takes the entries it owns first (rendezvous hashing of
+        the entry's id over the executors with a lease), then random ones of
+        the others, and seldom collides with them; tasks of a taken entry beyond the free slots go back in a
         new entry, put there by every executor that took it. Executors with
         the same number of free slots put back the same entry (its ``_id``
         names its first task and size); a task queued twice is claimed once.
@@ -315,8 +318,7 @@ class Executor:
         """
         moment = now_utc()
         entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
-        due = [entry for entry in entries if entry["due"] <= moment]
-        random.shuffle(due)
+        due = own_first([entry for entry in entries if entry["due"] <= moment], self._members, self.id)
         taken: list[dict[str, Any]] = []
         wanted: dict[str, list[dict[str, Any]]] = {}
         leftover: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
@@ -678,6 +680,9 @@ class Executor:
         refreshing: asyncio.Future[None] | None = None
         while not self.stopping.is_set():
             await self._renew_lease()
+            moment = now_utc()
+            leases = await self.engine.executors.find({}, {"lease_expires": 1}).to_list()
+            self._members = {lease["_id"] for lease in leases if lease["lease_expires"] >= moment} | {self.id}
             if refreshing is None or refreshing.done():
                 # Off the heartbeat: the token endpoint may be slow or down.
                 refreshing = asyncio.get_running_loop().run_in_executor(None, self.services.keep_token_fresh)
@@ -794,6 +799,20 @@ class Executor:
             for node, final in finals.items()
             for name, ref in (final.get("outputs") or {}).items()
         }
+
+
+def own_first(entries: list[dict[str, Any]], members: set[str], me: str) -> list[dict[str, Any]]:
+    """Queue entries in the order executor ``me`` tries them: its own (by rendezvous hashing of their ids over
+    the executors with a lease) first, then the others', each part shuffled.
+
+    Executors read the same head of the queue; taking their own first, they seldom race for one entry. A
+    lost race costs more than the claim it loses: FerretDB inserts a batch with a duplicate again one
+    document at a time, each in its own transaction.
+    """
+    shuffled = random.sample(entries, len(entries))
+    if len(members) <= 1:
+        return shuffled
+    return sorted(shuffled, key=lambda entry: owner_of(entry["_id"], members) != me)
 
 
 def _discard_result(future: asyncio.Future[Any]) -> None:

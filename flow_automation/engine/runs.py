@@ -197,16 +197,23 @@ class Climber:
         return self.arrival.steps[self.step]
 
 
-def meet(climbers: list[Climber]) -> list[Climber]:
+def meet(
+    climbers: list[Climber], known: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()
+) -> list[Climber]:
     """Climb a process's climbers of one tree together: those left to insert the tree node they are at.
 
     Each subtree has one climber, so two climbers at the same tree node are
     its two sides: one goes on for both, without an insert (the other is
-    done); a climber past the root is done, the last arrival.
+    done); a climber past the root is done, the last arrival. ``known`` are
+    tree nodes this process inserted earlier: a climber reaching one is its
+    second side and goes on without an insert, as if its insert had failed.
     """
     at: dict[tuple[int, int], Climber] = {}
     for climber in climbers:
         while climber.step < len(climber.arrival.steps):
+            if climber.node in known:
+                climber.step += 1
+                continue
             met = at.pop(climber.node, None)
             if met is None:
                 at[climber.node] = climber
@@ -266,6 +273,10 @@ class RunEngine:
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._climbers: dict[str, list[Climber]] = {}
         self._climbing: set[str] = set()
+        #: Arrival tree nodes this process inserted, by tree (the newest trees): a sibling that ends here later
+        #: climbs on without an insert. Inserted and lost, it made FerretDB insert its whole batch again one
+        #: document at a time; in a wide fan-in nearly every tree node was lost once.
+        self._tree_nodes: OrderedDict[str, set[tuple[int, int]]] = OrderedDict()
         self._arriving: set[asyncio.Task[None]] = set()
 
     async def ensure_indexes(self) -> None:
@@ -581,14 +592,16 @@ class RunEngine:
         inserted = self.writer.submit(jr.journal_name(plan.run_id), documents)
         self.events.emit_soon(events)  # while the insert is on its way
         won = (await inserted)[len(markers) :]
-        won_ready = {target for target, inserted in zip(queued, won[1 : 1 + len(queued)], strict=True) if inserted}
+        # In the flow's order (not a set's): queue entries then hold neighbouring tasks, whose arrivals at a
+        # fan-in meet in one executor instead of racing for their arrival tree's nodes.
+        won_ready = [target for target, inserted in zip(queued, won[1 : 1 + len(queued)], strict=True) if inserted]
         won_handoff = handoff is not None and won[1 + len(queued)]
         settled = Settled()
         if not won[0]:
             # Another attempt of this task ended first (this one's lease had run out): its end stands.
             winner = await self.final_of(plan, node)
             decisions = await self._single_decisions(plan, quick, {node: winner or final})
-            won_ready = {target for target in won_ready if decisions[target] == st.READY}
+            won_ready = [target for target in won_ready if decisions[target] == st.READY]
         else:
             terminal = {target: decision for target, decision in decisions.items() if decision != st.READY}
             await self._decide(plan, list(terminal), {}, settled, decided=terminal)
@@ -690,11 +703,13 @@ class RunEngine:
             while climbing or self._climbers.get(key):
                 fresh = self._climbers.pop(key, [])
                 taken = [climber for climber in taken if not climber.future.done()] + fresh
-                inserting = meet(climbing + fresh)
+                known = self._tree_nodes_of(key)
+                inserting = meet(climbing + fresh, known)
                 won = await self.record(run_id, [climber.arrival.record(climber.step) for climber in inserting])
                 climbing = []
                 for climber, inserted in zip(inserting, won, strict=True):
                     if inserted:
+                        known.add(climber.node)
                         climber.future.set_result(False)  # first here: the other side goes on when it arrives
                     else:
                         climber.step += 1
@@ -705,6 +720,16 @@ class RunEngine:
                     climber.future.set_exception(exc)
         finally:
             self._climbing.discard(key)
+
+    def _tree_nodes_of(self, key: str) -> set[tuple[int, int]]:
+        nodes = self._tree_nodes.get(key)
+        if nodes is None:
+            nodes = self._tree_nodes[key] = set()
+            while len(self._tree_nodes) > PLAN_CACHE_SIZE:
+                self._tree_nodes.popitem(last=False)
+        else:
+            self._tree_nodes.move_to_end(key)
+        return nodes
 
     def _ready_record(self, plan: jr.RunPlan, node: str) -> dict[str, Any]:
         return record("ready", jr.ready_id(node, plan.epoch(node)), node=node, epoch=plan.epoch(node))

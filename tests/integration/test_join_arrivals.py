@@ -29,8 +29,8 @@ WIDTH = 40
 EXECUTORS = 4
 
 
-def fan_in_run(platform: Platform, db: Database, failing: int | None = None) -> str:
-    """A running run of root -> m0..m39 -> sink: root succeeded, every middle task claimed and running."""
+def fan_in_flow(platform: Platform) -> tuple[str, dict[str, Any]]:
+    """A saved flow root -> m0..m39 -> sink: (its id, its definition)."""
     with platform.client("flow_automation") as api:
         flow_id = f"fan-in-{uuid.uuid4().hex[:8]}"
         middle = [f"m{i}" for i in range(WIDTH)]
@@ -39,7 +39,13 @@ def fan_in_run(platform: Platform, db: Database, failing: int | None = None) -> 
         edges = [{"from": "root", "to": node} for node in middle] + [{"from": node, "to": "sink"} for node in middle]
         saved = api.post("/api/v1/flows", json={"id": flow_id, "name": flow_id, "nodes": nodes, "edges": edges})
         assert saved.status_code == 201, saved.text
-        definition = api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
+        return flow_id, api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]
+
+
+def fan_in_run(platform: Platform, db: Database, failing: int | None = None) -> str:
+    """A running run of root -> m0..m39 -> sink: root succeeded, every middle task claimed and running."""
+    flow_id, definition = fan_in_flow(platform)
+    middle = [f"m{i}" for i in range(WIDTH)]
     records: list[tuple[str, dict[str, Any]]] = [
         ("ready:root:1", {"node": "root", "epoch": 1}),
         ("claim:root:1", {"node": "root", "epoch": 1, "attempt": 1, "executor": "gone"}),
@@ -122,3 +128,37 @@ def test_a_failed_upstream_makes_the_join_upstream_failed_once_all_arrived(
     run = mongo_db.runs.find_one({"_id": run_id})
     assert run["state"] == "failed"
     assert run["task_counts"] == {"succeeded": WIDTH, "failed": 1, "upstream_failed": 1}
+
+
+def test_a_fan_out_queues_neighbouring_tasks_together_in_the_flow_s_order(
+    platform: Platform, mongo_db: Database
+) -> None:
+    """Queue entries of neighbours: their arrivals at the fan-in meet in the executor that takes the entry
+    instead of racing for the arrival tree's nodes (the root's downstream tasks were once queued in a set's
+    order, and nearly every tree node of a 1,000-wide fan-in was raced for)."""
+    flow_id, definition = fan_in_flow(platform)
+    records = [
+        ("ready:root:1", {"node": "root", "epoch": 1}),
+        ("claim:root:1", {"node": "root", "epoch": 1, "attempt": 1, "executor": "gone"}),
+    ]
+    run_id = write_running_run(mongo_db, flow_id, definition, records)
+
+    async def end_root() -> None:
+        executor = Executor(Settings(mongo_uri=f"{MONGO_URL}/{mongo_db.name}", kafka_bootstrap=KAFKA_BOOTSTRAP))
+        try:
+            plan = await executor.engine.plan(run_id)
+            final = record("final", jr.final_id("root", 1), node="root", epoch=1, attempt=1, state=st.SUCCEEDED)
+            won, handoff = await executor.engine.complete(Claim(plan, "root", 1, 1), final)
+            assert won and handoff is None
+        finally:
+            executor.events.close()
+            executor.pool.shutdown(wait=False)
+            await executor.client.close()
+
+    asyncio.run(end_root())
+    entries = sorted(
+        mongo_db.task_queue.find({"run_id": run_id}), key=lambda entry: int(entry["_id"].split(":")[1][1:])
+    )
+    assert [[task["node"] for task in unpack_tasks(entry)] for entry in entries] == [
+        [f"m{i}" for i in range(start, min(start + 8, WIDTH))] for start in range(0, WIDTH, 8)
+    ]
