@@ -15,6 +15,8 @@ from flow_automation.flows.model import FlowDefinition, parse_reference
 class FlowGraph:
     upstream: dict[str, list[str]] = field(default_factory=dict)
     downstream: dict[str, list[str]] = field(default_factory=dict)
+    #: (source, target) pairs added so far: a join of a thousand upstreams is not searched a thousand times.
+    _edges: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def of(cls, flow: FlowDefinition) -> FlowGraph:
@@ -32,7 +34,8 @@ class FlowGraph:
         return graph
 
     def add(self, source: str, target: str) -> None:
-        if source not in self.upstream[target]:
+        if (source, target) not in self._edges:
+            self._edges.add((source, target))
             self.upstream[target].append(source)
             self.downstream[source].append(target)
 
