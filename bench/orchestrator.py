@@ -12,9 +12,10 @@ scripts/servers.sh must be running) and executor processes, then runs:
 each with 1 and with 4 executors, next to the median time of one
 ``findOneAndUpdate`` round trip on the same FerretDB, sampled in the same
 run before each executor count; and a 40-task chain of ``python`` nodes
-each computing fibonacci(10) through coderunner (the shape of a public cross-orchestrator benchmark):
-the median of ``--python-runs`` runs after a first one, which also pays for
-coderunner's first sandbox worker and is printed apart.
+each computing fibonacci(10) through coderunner (the shape of a public
+cross-orchestrator benchmark): the median of ``--python-runs`` runs after a
+first one, which also pays for coderunner's first sandbox worker and is
+printed apart.
 
 Ends with ``RESULT hop_over_roundtrip=... wide_tasks_per_s=... chain40_python_s=...``
 (hop and wide figures with 4 executors).

@@ -178,7 +178,7 @@ class Executor:
         self._params_loading: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._recent_outputs: dict[str, dict[str, Any]] = {}
         self._run_checks: dict[str, tuple[float, int | None]] = {}
-        #: The executors with a lease, as of the last heartbeat: queue entries are shared among them.
+        #: The executors with a lease, as of the last sweep: queue entries are shared among them.
         self._members: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -306,10 +306,10 @@ class Executor:
         """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record.
 
         Entries hold several tasks. Executors read the same head of the
-        queue, so each takes the entries it owns first (rendezvous hashing of
-        the entry's id over the executors with a lease), then random ones of
-        the others, and seldom collides with them; tasks of a taken entry beyond the free slots go back in a
-        new entry, put there by every executor that took it. Executors with
+        queue, so each takes the entries it owns first (:func:`own_first`),
+        then random ones of the others, and seldom collides with them; tasks
+        of a taken entry beyond the free slots go back in a new entry, put
+        there by every executor that took it. Executors with
         the same number of free slots put back the same entry (its ``_id``
         names its first task and size); a task queued twice is claimed once.
         Leaving it to the winner of the entry's first task would lose the
@@ -680,9 +680,6 @@ class Executor:
         refreshing: asyncio.Future[None] | None = None
         while not self.stopping.is_set():
             await self._renew_lease()
-            moment = now_utc()
-            leases = await self.engine.executors.find({}, {"lease_expires": 1}).to_list()
-            self._members = {lease["_id"] for lease in leases if lease["lease_expires"] >= moment} | {self.id}
             if refreshing is None or refreshing.done():
                 # Off the heartbeat: the token endpoint may be slow or down.
                 refreshing = asyncio.get_running_loop().run_in_executor(None, self.services.keep_token_fresh)
@@ -720,6 +717,7 @@ class Executor:
             leases = await self.engine.executors.find({}).to_list()
             live = {lease["_id"] for lease in leases if lease["lease_expires"] >= moment}
             lapsed = [lease["_id"] for lease in leases if lease["_id"] not in live]
+            self._members = live | {self.id}
             if lapsed or time.monotonic() - last_heal > HEAL_INTERVAL_S:
                 last_heal = time.monotonic()
                 await self._heal(live | {self.id}, lapsed)

@@ -45,6 +45,7 @@ import random
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -197,9 +198,7 @@ class Climber:
         return self.arrival.steps[self.step]
 
 
-def meet(
-    climbers: list[Climber], known: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()
-) -> list[Climber]:
+def meet(climbers: list[Climber], known: AbstractSet[tuple[int, int]] = frozenset()) -> list[Climber]:
     """Climb a process's climbers of one tree together: those left to insert the tree node they are at.
 
     Each subtree has one climber, so two climbers at the same tree node are
