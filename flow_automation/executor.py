@@ -39,12 +39,14 @@ import signal
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson.errors import InvalidDocument
+from pydantic import ValidationError
 from pymongo.errors import OperationFailure
 
 from common.errors import DependencyUnavailable
@@ -59,6 +61,7 @@ from flow_automation.engine.doorbell import DoorbellListener
 from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.outputs import ArtifactStore, preview
 from flow_automation.engine.runs import (
+    PLAN_FIELDS,
     QUEUE,
     QUEUE_CHUNK,
     Claim,
@@ -79,6 +82,9 @@ from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get
 log = logging.getLogger("dataflow.executor")
 
 PARAMS_CACHE_SIZE = 1000
+#: Node configs parsed lately, by type and config: parsing a python node's config compiles its program
+#: under the sandbox policy (about 0.5 ms), the same for every run of a flow version.
+CONFIG_CACHE_SIZE = 1024
 #: Outputs of tasks this executor ended lately, kept for the tasks it hands off to (no read back).
 RECENT_OUTPUTS = 256
 #: A claim trusts a run's state (running, not canceled) looked up this long ago.
@@ -177,6 +183,7 @@ class Executor:
         self._params_cache: dict[str, dict[str, Any]] = {}
         self._params_loading: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._recent_outputs: dict[str, dict[str, Any]] = {}
+        self._configs: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._run_checks: dict[str, tuple[float, int | None]] = {}
         #: The executors with a lease, as of the last sweep: queue entries are shared among them.
         self._members: set[str] = set()
@@ -271,7 +278,10 @@ class Executor:
                 self.slot_freed.clear()
                 await self.slot_freed.wait()
                 continue
-            claims = await self._claim(await self._gather_slots(free))
+            claims, done = await self._claim(await self._gather_slots(free))
+            for claim in claims:
+                self._spawn(claim)
+            await self._clear_taken(*done)  # the tasks run meanwhile; the queue is read again after it
             if not claims:
                 self.slot_freed.clear()
                 with contextlib.suppress(TimeoutError):
@@ -279,8 +289,6 @@ class Executor:
                 idle = min(idle * 2, self.settings.executor_poll_s)
                 continue
             idle = 0.01
-            for claim in claims:
-                self._spawn(claim)
 
     async def _gather_slots(self, free: int) -> int:
         """The free slots to claim for, after waiting (``CLAIM_GATHER_S`` at most) for those about to free.
@@ -302,8 +310,11 @@ class Executor:
             free = self.capacity - len(self.active)
         return free
 
-    async def _claim(self, free: int) -> list[Claim]:
-        """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record.
+    async def _claim(
+        self, free: int
+    ) -> tuple[list[Claim], tuple[list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]]:
+        """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record; and the
+        entries taken with what is left of each, for :meth:`_clear_taken` once the claims have started.
 
         Entries hold several tasks. Executors read the same head of the
         queue, so each takes the entries it owns first (:func:`own_first`),
@@ -332,11 +343,21 @@ class Executor:
                 leftover.append((entry, tasks[free:]))
             free -= len(tasks)
         if not taken:
-            return []
+            return [], ([], [])
         claims: list[Claim] = []
         for run_id, tasks in wanted.items():
             run_attempt = max(int(entry.get("run_attempt", 1)) for entry in taken if entry["run_id"] == run_id)
             claims += await self._claim_in_run(run_id, run_attempt, tasks)
+        return claims, (taken, leftover)
+
+    async def _clear_taken(
+        self, taken: list[dict[str, Any]], leftover: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+    ) -> None:
+        """Put back the tasks of taken entries beyond the free slots, then delete the entries.
+
+        Their claims are recorded already, so the claimed tasks start first: a
+        run's first task waited for these two writes. An entry still there a
+        moment longer only costs another executor a lost claim."""
         if leftover:
             await self.engine.writer.insert(
                 QUEUE,
@@ -354,13 +375,12 @@ class Executor:
         # holds the database's write lock, which every journal insert waits for.
         for entry in taken:
             await self.engine.queue.delete_one({"_id": entry["_id"]})
-        return claims
 
     async def _claim_in_run(self, run_id: str, run_attempt: int, tasks: list[dict[str, Any]]) -> list[Claim]:
-        attempt = await self._running_attempt(run_id)
+        attempt, run = await self._running_attempt(run_id)
         if attempt is None:
             return []  # ended (canceled) since its tasks were queued
-        plan = await self.engine.plan(run_id, max(attempt, run_attempt))
+        plan = await self.engine.plan(run_id, max(attempt, run_attempt), run=run)
         candidates = [
             Claim(plan, task["node"], int(task["attempt"]), int(task["epoch"]), transient=int(task.get("transient", 0)))
             for task in tasks
@@ -372,17 +392,20 @@ class Executor:
             self.events.emit(task_event(plan, claim.node, st.RUNNING, claim.attempt, executor=self.id))
         return claims
 
-    async def _running_attempt(self, run_id: str) -> int | None:
-        """The run's attempt while it runs and is not being canceled (looked up at most once a second)."""
+    async def _running_attempt(self, run_id: str) -> tuple[int | None, dict[str, Any] | None]:
+        """The run's attempt while it runs and is not being canceled (looked up at most once a second),
+        and the run document when it was read now: it has what the run's plan is built from, so the
+        first claim of a run reads it once."""
         checked = self._run_checks.get(run_id)
+        run = None
         if checked is None or time.monotonic() - checked[0] > RUN_CHECK_S:
-            run = await self.engine.runs.find_one({"_id": run_id}, {"state": 1, "attempt": 1, "cancel_requested": 1})
+            run = await self.engine.runs.find_one({"_id": run_id}, {"cancel_requested": 1, **PLAN_FIELDS})
             running = run is not None and run["state"] == st.RUNNING and not run.get("cancel_requested")
             checked = (time.monotonic(), int(run.get("attempt", 1)) if running and run else None)
             if len(self._run_checks) > PARAMS_CACHE_SIZE:
                 self._run_checks.clear()
             self._run_checks[run_id] = checked
-        return checked[1]
+        return checked[1], run
 
     def _spawn(self, claim: Claim) -> None:
         running = RunningTask(claim)
@@ -494,7 +517,7 @@ class Executor:
         context = NodeContext(
             run_id=claim.plan.run_id,
             node_id=claim.node,
-            config=node_type.config_model.model_validate(spec.spec["config"]),
+            config=self._config(node_type, spec),
             params=params,
             log=TaskLog(log, running.lines),
             attempt=claim.attempt,
@@ -511,13 +534,32 @@ class Executor:
                 error = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
                 raise Attempt(st.FAILED, error) from None
         else:
-            result = await self._call(running, node_type.run, context, inputs)
-            encoded = await asyncio.to_thread(self._encode, claim, result)
+            # Encoded in the node's thread, right after it ran: one thread round trip per task, not two.
+            encoded = await self._call(running, self._run_and_encode(claim, node_type.run), context, inputs)
         if cache_key:
             await self.engine.cache.replace_one(
                 {"_id": cache_key}, {"outputs": encoded[0], "preview": encoded[1], "created_at": now_utc()}, upsert=True
             )
         return encoded, False
+
+    def _config(self, node_type: Any, spec: jr.TaskSpec) -> Any:
+        """The node's parsed config (frozen models, so tasks may share one); a config its type now refuses
+        (the type changed since the flow was saved) fails the attempt, naming the fields."""
+        key = (spec.type, json.dumps(spec.spec["config"], sort_keys=True, default=str))
+        config = self._configs.get(key)
+        if config is not None:
+            self._configs.move_to_end(key)
+            return config
+        try:
+            config = node_type.config_model.model_validate(spec.spec["config"])
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            message = f"the config of node {spec.node} is not valid for {spec.type}: {problems}"
+            raise Attempt(st.FAILED, {"type": "InvalidConfig", "message": message}) from None
+        self._configs[key] = config
+        if len(self._configs) > CONFIG_CACHE_SIZE:
+            self._configs.popitem(last=False)
+        return config
 
     async def _call(self, running: RunningTask, run: Any, context: NodeContext[Any], inputs: dict[str, Any]) -> Any:
         timeout = running.claim.spec.spec.get("timeout_s")
@@ -557,6 +599,12 @@ class Executor:
                 st.FAILED, {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__, "traceback": trace}
             ) from None
         return result
+
+    def _run_and_encode(self, claim: Claim, run: Any) -> Any:
+        def run_and_encode(context: NodeContext[Any], inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            return self._encode(claim, run(context, inputs))
+
+        return run_and_encode
 
     def _encode(self, claim: Claim, result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(result, Mapping):

@@ -31,10 +31,11 @@ FLOW_EVENTS_TOPIC = "dataflow.flow-events"
 TRIGGERS_TOPIC = "dataflow.triggers"
 #: Rung after tasks are queued, so idle executors claim them at once instead of at their next poll.
 DOORBELL_TOPIC = "dataflow.task-queue-doorbell"
-#: Events wait this long for others to share a produce request (a flush sends at once). Sent one by one, the
-#: producer's sender thread took a request per event and held the GIL away from the executor's event loop:
-#: a chain hop emits three events, and their sends cost more than the rest of the hop's Python.
-EVENT_LINGER_MS = 5
+#: Events wait this long for others to share a produce request; a flush sends at once, and every write that
+#: lets another process act on a change flushes first, so the linger only delays what watchers see. Sent
+#: one by one (or every 5 ms), the producer's sender thread took a request per hop or two and held the GIL
+#: away from the executor's event loop: in a chain of python tasks it used about 3 ms of CPU per task.
+EVENT_LINGER_MS = 50
 PARTITION_CACHE_SIZE = 10_000
 
 
@@ -116,6 +117,21 @@ class EventPublisher:
                 self._flushing = asyncio.ensure_future(self._flush_upto(self._emitted))
             await asyncio.shield(self._flushing)
 
+    def flush_soon(self) -> None:
+        """Start flushing what was emitted so far without waiting: a :meth:`flush_async` later (before the
+        write that needs it) waits for this flush instead of starting one, so it overlaps a round trip.
+
+        The target is counted now and the flush starts on the loop's next turn, after the sends of
+        :meth:`emit_soon` scheduled before it: a flush never counts an event it did not send.
+        """
+        asyncio.get_running_loop().call_soon(self._start_flush, self._emitted)
+
+    def _start_flush(self, target: int) -> None:
+        if self._flushed >= target or (self._flushing is not None and not self._flushing.done()):
+            return
+        self._flushing = asyncio.ensure_future(self._flush_upto(target))
+        self._flushing.add_done_callback(_retrieved)
+
     async def _flush_upto(self, target: int) -> None:
         await asyncio.to_thread(self.flush)
         self._flushed = max(self._flushed, target)
@@ -144,10 +160,10 @@ class EventPublisher:
             self._producer.flush(timeout=self.settings.kafka_timeout_ms / 1000)
 
     def publish(self, event: dict[str, Any]) -> tuple[int, int]:
-        """Emit one event and wait for it; returns its (partition, offset)."""
-        metadata = self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event).get(
-            timeout=self.settings.kafka_timeout_ms / 1000
-        )
+        """Emit one event and wait for it (sent at once, not after the linger); returns its (partition, offset)."""
+        sent = self.producer.send(FLOW_EVENTS_TOPIC, key=event["run_id"], value=event)
+        self.producer.flush(timeout=self.settings.kafka_timeout_ms / 1000)
+        metadata = sent.get(timeout=self.settings.kafka_timeout_ms / 1000)
         return metadata.partition, metadata.offset
 
     async def emit_all(self, events: list[dict[str, Any]]) -> None:
@@ -200,3 +216,9 @@ class EventPublisher:
             except Exception:
                 log.warning("closing the event producer failed", exc_info=True)
             self._producer = None
+
+
+def _retrieved(flush: asyncio.Future[None]) -> None:
+    """A flush started early fails again for whoever waits for it; its error is not lost, nor logged twice."""
+    if not flush.cancelled():
+        flush.exception()

@@ -9,6 +9,7 @@ for ``nodes`` must not silently save an empty flow.
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from datetime import date, datetime
@@ -195,5 +196,5 @@ def resolve_params(specs: dict[str, ParamSpec], given: dict[str, Any]) -> tuple[
         elif spec.required and spec.default is None:
             problems.append({"field": f"params.{name}", "message": "required, and the flow gives no default"})
         else:
-            resolved[name] = spec.default
+            resolved[name] = copy.deepcopy(spec.default)  # the flow's model may be shared (cached)
     return resolved, problems

@@ -8,13 +8,23 @@ the version, then advances ``latest_version`` with ``$max``: two concurrent
 saves get different numbers and the newer one wins, and no multi-document
 transaction is needed (FerretDB has none). Saving a definition identical to
 the latest version creates no new version.
+
+Versions never change, so each process keeps the ones it wrote or read
+lately: FerretDB decodes a nested document field by field, and reading the
+version of a 40-node flow took about 8 ms of every run's start. A flow
+deleted and created again under the same id starts its versions over; the
+cache tells them apart by the flow document's ``incarnation``, drawn when it
+is created.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
+import secrets
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +38,7 @@ from flow_automation.flows.model import FlowDefinition, slugify
 
 FLOWS = "flows"
 VERSIONS = "flow_versions"
+VERSION_CACHE_SIZE = 256
 
 
 def definition_hash(definition: dict[str, Any]) -> str:
@@ -72,6 +83,7 @@ class FlowStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.flows = db[FLOWS]
         self.versions = db[VERSIONS]
+        self._known: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         await self.versions.create_index([("flow_id", ASCENDING), ("version", DESCENDING)], unique=True)
@@ -88,6 +100,7 @@ class FlowStore:
             "tags": flow.tags,
             "next_version": 0,
             "latest_version": 0,
+            "incarnation": secrets.token_hex(8),
             "created_at": now,
             "updated_at": now,
             "created_by": actor,
@@ -149,6 +162,7 @@ class FlowStore:
             except DuplicateKeyError:
                 # A concurrent save took this number ($inc is not atomic on FerretDB): the unique id decides.
                 number += 1
+        self._remember(counter, copy.deepcopy(version))
         await self.flows.update_one({"_id": flow_id}, {"$max": {"latest_version": number}})
         saved = await self.flows.find_one_and_update(
             {"_id": flow_id, "latest_version": number},
@@ -175,11 +189,21 @@ class FlowStore:
     async def get(self, flow_id: str, version: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """The flow and one of its versions (the latest by default)."""
         flow = await self._flow(flow_id)
-        number = version if version is not None else flow["latest_version"]
+        number = int(version if version is not None else flow["latest_version"])
+        known = self._known.get(_version_key(flow, number))
+        if known is not None:
+            self._known.move_to_end(_version_key(flow, number))
+            return flow, copy.deepcopy(known)
         stored = await self.versions.find_one({"_id": f"{flow_id}@{number}"})
         if stored is None:
             raise NotFound("flow version", f"{flow_id}@{number}")
+        self._remember(flow, copy.deepcopy(stored))
         return flow, stored
+
+    def _remember(self, flow: dict[str, Any], version: dict[str, Any]) -> None:
+        self._known[_version_key(flow, int(version["version"]))] = version
+        while len(self._known) > VERSION_CACHE_SIZE:
+            self._known.popitem(last=False)
 
     async def definition(self, flow_id: str, version: int | None = None) -> tuple[FlowDefinition, int]:
         _, stored = await self.get(flow_id, version)
@@ -226,6 +250,11 @@ class FlowStore:
 
     async def set_fields(self, flow_id: str, fields: dict[str, Any]) -> None:
         await self.flows.update_one({"_id": flow_id}, {"$set": fields})
+
+
+def _version_key(flow: dict[str, Any], number: int) -> tuple[str, str, int]:
+    """A version's cache key: flows stored before incarnations existed are told apart by their creation time."""
+    return flow["_id"], str(flow.get("incarnation") or flow.get("created_at")), number
 
 
 def used_connections(flow: FlowDefinition) -> list[str]:

@@ -53,7 +53,9 @@ async def claim_once(database: str, free: int) -> list[str]:
     settings = Settings(mongo_uri=f"{MONGO_URL}/{database}", kafka_bootstrap=KAFKA_BOOTSTRAP)
     executor = Executor(settings, concurrency=free)
     try:
-        return [claim.node for claim in await executor._claim(free)]
+        claims, taken = await executor._claim(free)
+        await executor._clear_taken(*taken)
+        return [claim.node for claim in claims]
     finally:
         executor.events.close()
         executor.pool.shutdown(wait=False)

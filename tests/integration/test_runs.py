@@ -367,6 +367,19 @@ def test_params_cache_and_pinned_versions(api) -> None:
     assert api.post(f"/api/v1/flows/{flow_id}/runs", json={"version": 7}).status_code == 404
 
 
+def test_a_flow_deleted_and_created_again_runs_its_new_definition(api) -> None:
+    # The API keeps the flow versions it wrote or read (they never change), so a flow saved again under the
+    # same id, starting over at version 1, must not run the old version 1.
+    flow_id = unique("again")
+    save(api, {"id": flow_id, "name": "first", "nodes": [{"id": "old", "type": "noop"}]})
+    assert set(tasks_of(wait_run(api, start(api, flow_id)))) == {"old"}
+    assert api.delete(f"/api/v1/flows/{flow_id}").status_code == 200
+    save(api, {"id": flow_id, "name": "second", "nodes": [{"id": "new", "type": "noop"}]})
+    run = wait_run(api, start(api, flow_id))
+    assert run["state"] == "succeeded" and run["version"] == 1 and set(tasks_of(run)) == {"new"}
+    assert api.get(f"/api/v1/flows/{flow_id}/versions/1").json()["definition"]["nodes"][0]["id"] == "new"
+
+
 def test_delete_with_active_runs_needs_force(api, world) -> None:
     flow_id = save(api, {"id": unique(), "name": "busy", "nodes": [http_node("slow", f"{world.url}/slow?s=20")]})
     run_id = start(api, flow_id)

@@ -99,6 +99,15 @@ def test_resolve_params_fills_defaults_and_names_problems() -> None:
     assert {p["field"] for p in problems} == {"params.extra", "params.day"}
 
 
+def test_resolved_defaults_are_the_runs_own_values() -> None:
+    # A flow's parsed version is shared by the runs started from it: a run's params must not be its defaults.
+    specs = {"tags": ParamSpec(type="array", default=["a"])}
+    first, _ = resolve_params(specs, {})
+    first["tags"].append("changed")
+    second, _ = resolve_params(specs, {})
+    assert second == {"tags": ["a"]} and specs["tags"].default == ["a"]
+
+
 def test_slugify() -> None:
     assert slugify("Daily Sales (EU)") == "daily-sales-eu"
     assert slugify("Café — Zürich") == "cafe-zurich"
