@@ -3,7 +3,7 @@
 One :class:`ExecutorServices` per executor process, shared by every task it
 runs (node code runs in worker threads, so everything here is thread-safe):
 data connections looked up and decrypted on demand and kept for a few
-seconds, one pooled HTTP client for coderunner carrying the executor's own
+seconds, one pooled HTTP client for coderunner (:mod:`flow_automation.coderunner_client`) carrying the executor's own
 service token, and child runs through a ``subflow_runner`` the executor
 injects (the engine owns runs; this module does not).
 """
@@ -15,11 +15,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
-
 from common.errors import NotFound
 from common.service_auth import ServiceTokenAuth, service_auth
 from common.settings import Settings
+from flow_automation.coderunner_client import CoderunnerClient
 from flow_automation.connections import ConnectionLookup, SecretKeyError
 from flow_automation.node_types import DataConnection, NodeError
 
@@ -41,7 +40,7 @@ class ExecutorServices:
         self.settings = settings
         self.subflow_runner = subflow_runner
         self._connections = ConnectionLookup(settings, cache_s=CONNECTION_CACHE_S)
-        self._coderunner: httpx.Client | None = None
+        self._coderunner: CoderunnerClient | None = None
         self._lock = threading.Lock()
 
     def connection(self, connection_id: str) -> DataConnection:
@@ -55,17 +54,13 @@ class ExecutorServices:
         except SecretKeyError as exc:
             raise NodeError(exc.message) from None
 
-    def coderunner(self) -> httpx.Client:
+    def coderunner(self) -> CoderunnerClient:
         with self._lock:
             if self._coderunner is None:
-                self._coderunner = httpx.Client(
-                    base_url=self.settings.coderunner_url,
-                    auth=service_auth(self.settings),
-                    timeout=httpx.Timeout(
-                        CODERUNNER_CONNECT_TIMEOUT_S + self.settings.coderunner_max_timeout_s,
-                        connect=CODERUNNER_CONNECT_TIMEOUT_S,
-                    ),
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                self._coderunner = CoderunnerClient(
+                    self.settings.coderunner_url,
+                    service_auth(self.settings),
+                    connect_timeout_s=CODERUNNER_CONNECT_TIMEOUT_S,
                 )
             return self._coderunner
 

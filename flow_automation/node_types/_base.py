@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    import httpx
-
     from common.settings import Settings
+    from flow_automation.coderunner_client import CoderunnerClient
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -95,7 +94,7 @@ class NodeServices(Protocol):
         """The data connection ``connection_id``, decrypted; NodeError when it does not exist."""
         ...
 
-    def coderunner(self) -> httpx.Client:
+    def coderunner(self) -> CoderunnerClient:
         """An HTTP client for coderunner's API (base URL set, service token attached)."""
         ...
 

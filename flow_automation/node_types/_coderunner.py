@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from common.errors import DependencyUnavailable
+from flow_automation.coderunner_client import CoderunnerUnreachable
 from flow_automation.node_types._base import NodeCanceled, NodeContext, NodeError
 
 #: Extra seconds the HTTP call may take beyond the work's own limit (queueing, transfer).
@@ -43,8 +44,8 @@ def post(context: NodeContext[Any], path: str, body: dict[str, Any], *, work_tim
             if context.cancelled.is_set():
                 future.cancel()
                 raise NodeCanceled(f"node {context.node_id} was canceled while coderunner worked") from None
-        except httpx.TransportError as exc:
-            raise DependencyUnavailable(f"coderunner is unreachable ({type(exc).__name__}: {exc})") from exc
+        except CoderunnerUnreachable as exc:
+            raise DependencyUnavailable(f"coderunner is unreachable ({exc})") from exc
     return checked(response, path)
 
 
