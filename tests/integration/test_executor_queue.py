@@ -19,7 +19,7 @@ from common.settings import Settings
 from flow_automation.engine.doorbell import DoorbellListener
 from flow_automation.engine.events import FLOW_EVENTS_TOPIC, EventPublisher
 from flow_automation.engine.runs import pack_tasks, queue_entry_id, unpack_tasks
-from flow_automation.executor import Executor
+from flow_automation.executor import CLAIM_CANDIDATES, Executor
 from tests.integration.crashed_runs import write_running_run
 from tests.integration.fixtures.kafka import KAFKA_BOOTSTRAP
 from tests.integration.fixtures.mongo import MONGO_URL
@@ -86,6 +86,32 @@ def test_the_rest_of_an_entry_whose_first_task_was_claimed_long_ago_goes_back_on
     # The next executor takes the rest.
     assert sorted(asyncio.run(claim_once(mongo_db.name, 8))) == [f"b{i}" for i in range(4, WIDTH)]
     assert mongo_db.task_queue.count_documents({"run_id": run_id}) == 0
+
+
+def test_tasks_due_behind_a_head_of_retries_backing_off_are_claimed(platform: Platform, mongo_db: Database) -> None:
+    # An executor reads only the head of the queue; when every entry there waits out a retry's backoff, it
+    # must look further for tasks that are due, or they would wait as long as the retries do.
+    run_id = fan_out_run(platform, mongo_db)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    waiting = [
+        {"_id": f"0-waiting-{i}", "run_id": f"0-waiting-{i}", "run_attempt": 1, "due": later, "tasks": "[]"}
+        for i in range(CLAIM_CANDIDATES + 2)
+    ]
+    mongo_db.task_queue.insert_many(waiting)
+    tasks = [{"node": f"b{i}", "epoch": 1, "attempt": 1, "transient": 0} for i in range(1, 4)]
+    mongo_db.task_queue.insert_one(
+        {
+            "_id": queue_entry_id(run_id, "b1", 1, 3),
+            "run_id": run_id,
+            "run_attempt": 1,
+            "due": datetime.now(UTC) - timedelta(seconds=1),
+            "tasks": pack_tasks(tasks),
+        }
+    )
+    head = [entry["_id"] for entry in mongo_db.task_queue.find({}).limit(CLAIM_CANDIDATES)]
+    assert all(entry_id.startswith("0-waiting-") for entry_id in head)  # the due entry is not at the head
+    assert sorted(asyncio.run(claim_once(mongo_db.name, 4))) == ["b1", "b2", "b3"]
+    assert mongo_db.task_queue.count_documents({}) == len(waiting)  # the waiting ones are left alone
 
 
 def test_queuing_a_runs_tasks_rings_the_doorbell_idle_executors_listen_to(platform: Platform) -> None:
