@@ -787,10 +787,18 @@ class Executor:
         Each run is looked at by one live executor (rendezvous hashing), so
         the journals are not read once per executor; when an executor's lease
         ran out, every executor looks at every run, to take its attempts over
-        at once.
+        at once. Otherwise a run is looked at once it has run for a heal
+        interval: healing reads the run's whole journal (about a second of
+        FerretDB's time for a run of a thousand tasks), and a young run left
+        half done by a process that died has a lapsed lease to show for it,
+        unless that process was an API server starting it.
         """
-        for run in await self.engine.runs.find({"state": st.RUNNING}, {"_id": 1, "cancel_requested": 1}).to_list():
-            if not lapsed and owner_of(run["_id"], live) != self.id:
+        moment = now_utc()
+        running = await self.engine.runs.find(
+            {"state": st.RUNNING}, {"_id": 1, "cancel_requested": 1, "started_at": 1}
+        ).to_list()
+        for run in running:
+            if not lapsed and (owner_of(run["_id"], live) != self.id or not heal_due(run, moment)):
                 continue
             if run.get("cancel_requested"):
                 await self.engine.finalize(run["_id"])
@@ -853,6 +861,14 @@ class Executor:
             for node, final in finals.items()
             for name, ref in (final.get("outputs") or {}).items()
         }
+
+
+def heal_due(run: dict[str, Any], moment: datetime) -> bool:
+    """Whether the periodic heal looks at ``run`` now: once it has run for a heal interval, or is being canceled."""
+    started = run.get("started_at")
+    if run.get("cancel_requested") or started is None:
+        return True
+    return bool(moment - started >= timedelta(seconds=HEAL_INTERVAL_S))
 
 
 def own_first(entries: list[dict[str, Any]], members: set[str], me: str) -> list[dict[str, Any]]:

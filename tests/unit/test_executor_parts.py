@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from common.settings import Settings
 from flow_automation.engine import states as st
 from flow_automation.engine.events import EventPublisher
 from flow_automation.engine.journal import TaskSpec
-from flow_automation.executor import Attempt, Executor
+from flow_automation.executor import HEAL_INTERVAL_S, Attempt, Executor, heal_due
 from flow_automation.node_types import get_node_type
 
 
@@ -99,3 +100,12 @@ def test_a_failed_early_flush_fails_the_flush_that_waits_for_it() -> None:
 
     with pytest.raises(ConnectionError):
         asyncio.run(scenario())
+
+
+def test_the_periodic_heal_leaves_young_runs_alone_unless_they_are_being_canceled() -> None:
+    now = datetime.now(UTC)
+    interval = timedelta(seconds=HEAL_INTERVAL_S)
+    assert not heal_due({"started_at": now - interval / 2}, now)
+    assert heal_due({"started_at": now - interval}, now)
+    assert heal_due({"started_at": now - interval / 2, "cancel_requested": True}, now)
+    assert heal_due({"started_at": None}, now)
