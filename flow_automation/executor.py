@@ -91,10 +91,12 @@ RECENT_OUTPUTS = 256
 RUN_CHECK_S = 1.0
 #: How often running runs are checked for work a dead process left half done.
 HEAL_INTERVAL_S = 15.0
-#: Queue entries read per claim (the head of the queue): when another executor wins one, the next is tried.
-#: Few, because FerretDB decodes every entry it returns: reading 32 entries to take one or two cost a wide
-#: fan-out's claims about 6.5 ms each, and a third of FerretDB's time.
+#: Queue entries read per claim (the head of the queue), at least, and per live executor: when another executor
+#: wins one, the next is tried, and each executor finds some it owns. Few, because FerretDB decodes every entry
+#: it returns: reading 32 entries to take one or two cost a wide fan-out's claims about 6.5 ms each, and a
+#: third of FerretDB's time.
 CLAIM_CANDIDATES = 8
+CLAIM_CANDIDATES_PER_EXECUTOR = 2
 #: Entries read past the head when none at the head is due (tasks waiting out a retry's backoff fill it).
 CLAIM_CANDIDATES_DUE = 32
 #: How long a claim waits at most for slots about to free (tasks whose end is being recorded) to claim them too.
@@ -332,8 +334,9 @@ class Executor:
         over by another executor, may start with a task claimed long ago.
         """
         moment = now_utc()
-        entries = await self.engine.queue.find({}).limit(CLAIM_CANDIDATES).to_list()
-        if len(entries) == CLAIM_CANDIDATES and all(entry["due"] > moment for entry in entries):
+        head = min(CLAIM_CANDIDATES_DUE, max(CLAIM_CANDIDATES, CLAIM_CANDIDATES_PER_EXECUTOR * len(self._members)))
+        entries = await self.engine.queue.find({}).limit(head).to_list()
+        if len(entries) == head and all(entry["due"] > moment for entry in entries):
             # The head is all retries backing off: due tasks behind it are found with a filter (FerretDB
             # decodes the whole queue for it, so only then).
             entries = await self.engine.queue.find({"due": {"$lte": moment}}).limit(CLAIM_CANDIDATES_DUE).to_list()

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from stream_pipeline.steps import STEP_TYPES
 from tests.e2e.conftest import WebPlatform, sign_in, unique_name
 from tests.integration.fixtures.platform import wait_until
 from tests.integration.test_stream_support import Workers, produce, read_json
+from tests.local_http import JsonHandler, serve
 
 pytestmark = pytest.mark.integration
 
@@ -44,24 +43,14 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         received = self.requests
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 received.append({"path": self.path, "headers": dict(self.headers), "body": body.decode()})
-                answer = json.dumps({"received": len(received)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.answer(200, {"received": len(received)})
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -18,15 +18,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.fixtures.platform import API_SERVICES, Platform, free_port, wait_until
 from tests.integration.fixtures.servers import REPO
+from tests.local_http import JsonHandler, serve
 
 pytestmark = pytest.mark.integration
 
@@ -272,22 +271,13 @@ class Gate:
         self.released = threading.Event()
         gate = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 gate.released.wait(120)
-                data = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, {"ok": True})
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wait"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.url = f"{base}/wait"
 
     def close(self) -> None:
         self.released.set()

@@ -12,12 +12,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ import pytest
 
 from tests.integration.crashed_runs import write_running_run
 from tests.integration.fixtures.platform import wait_until
+from tests.local_http import JsonHandler, serve
 
 pytestmark = pytest.mark.integration
 
@@ -39,38 +38,25 @@ class World:
         self.open_gates: set[str] = set()
         world = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 args = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
                 world.calls[path] += 1
                 if path.startswith("/slow"):
                     time.sleep(float(args.get("s", "5")))
-                    self._answer(200, {"slept": args.get("s")})
+                    self.answer(200, {"slept": args.get("s")})
                 elif path.startswith("/flaky/"):
                     ok = world.calls[path] > int(args.get("fails", "2"))
-                    self._answer(200 if ok else 503, {"call": world.calls[path]})
+                    self.answer(200 if ok else 503, {"call": world.calls[path]})
                 elif path.startswith("/gate/"):
-                    self._answer(200 if path in world.open_gates else 500, {"gate": path})
+                    self.answer(200 if path in world.open_gates else 500, {"gate": path})
                 elif path == "/fail":
-                    self._answer(500, {"error": "always"})
+                    self.answer(500, {"error": "always"})
                 else:
-                    self._answer(200, {"ok": True, "n": world.calls[path]})
+                    self.answer(200, {"ok": True, "n": world.calls[path]})
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from flow_automation.coderunner_client import CoderunnerClient, CoderunnerUnreachable
+from tests.local_http import JsonHandler, serve
 
 
 class Tokens:
@@ -36,7 +35,7 @@ class Server:
         self.delay_s = 0.0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
@@ -45,26 +44,14 @@ class Server:
                 server.requests.append({"path": self.path, "body": body, "auth": self.headers["Authorization"]})
                 time.sleep(server.delay_s)
                 if self.headers["Authorization"] != f"Bearer {server.accepted_token}":
-                    self._answer(401, {"error": {"message": "expired"}})
+                    self.answer(401, {"error": {"message": "expired"}})
                 else:
-                    self._answer(200, {"echo": body})
+                    self.answer(200, {"echo": body})
                 if server.close_after_answer:
                     self.close_connection = True  # closes without saying so: the client finds out on reuse
 
-            def _answer(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/prefix"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.http, base = serve(Handler)
+        self.url = f"{base}/prefix"
 
 
 @pytest.fixture
