@@ -81,6 +81,9 @@ from flow_automation.node_types import NodeCanceled, NodeContext, NodeError, get
 
 log = logging.getLogger("dataflow.executor")
 
+#: Queue entries taken with more tasks than free slots, each with the tasks it puts back.
+Leftover = list[tuple[dict[str, Any], list[dict[str, Any]]]]
+
 PARAMS_CACHE_SIZE = 1000
 #: Node configs parsed lately, by type and config: parsing a python node's config compiles its program
 #: under the sandbox policy (about 0.5 ms), the same for every run of a flow version.
@@ -316,9 +319,7 @@ class Executor:
             free = self.capacity - len(self.active)
         return free
 
-    async def _claim(
-        self, free: int
-    ) -> tuple[list[Claim], tuple[list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]]:
+    async def _claim(self, free: int) -> tuple[list[Claim], tuple[list[dict[str, Any]], Leftover]]:
         """Up to ``free`` due tasks from ``task_queue``, each claimed by inserting its claim record; and the
         entries taken with what is left of each, for :meth:`_clear_taken` once the claims have started.
 
@@ -343,7 +344,7 @@ class Executor:
         due = own_first([entry for entry in entries if entry["due"] <= moment], self._members, self.id)
         taken: list[dict[str, Any]] = []
         wanted: dict[str, list[dict[str, Any]]] = {}
-        leftover: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        leftover: Leftover = []
         for entry in due:
             if free <= 0:
                 break
@@ -361,9 +362,7 @@ class Executor:
             claims += await self._claim_in_run(run_id, run_attempt, tasks)
         return claims, (taken, leftover)
 
-    async def _clear_taken(
-        self, taken: list[dict[str, Any]], leftover: list[tuple[dict[str, Any], list[dict[str, Any]]]]
-    ) -> None:
+    async def _clear_taken(self, taken: list[dict[str, Any]], leftover: Leftover) -> None:
         """Put back the tasks of taken entries beyond the free slots, then delete the entries.
 
         Their claims are recorded already, so the claimed tasks start first: a
@@ -871,7 +870,7 @@ def heal_due(run: dict[str, Any], moment: datetime) -> bool:
     started = run.get("started_at")
     if run.get("cancel_requested") or started is None:
         return True
-    return bool(moment - started >= timedelta(seconds=HEAL_INTERVAL_S))
+    return moment - started >= timedelta(seconds=HEAL_INTERVAL_S)
 
 
 def own_first(entries: list[dict[str, Any]], members: set[str], me: str) -> list[dict[str, Any]]:

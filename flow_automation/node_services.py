@@ -3,7 +3,8 @@
 One :class:`ExecutorServices` per executor process, shared by every task it
 runs (node code runs in worker threads, so everything here is thread-safe):
 data connections looked up and decrypted on demand and kept for a few
-seconds, one pooled HTTP client for coderunner (:mod:`flow_automation.coderunner_client`) carrying the executor's own
+seconds, one pooled HTTP client for coderunner
+(:mod:`flow_automation.coderunner_client`) carrying the executor's own
 service token, and child runs through a ``subflow_runner`` the executor
 injects (the engine owns runs; this module does not).
 """

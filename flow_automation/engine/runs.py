@@ -272,7 +272,6 @@ class RunEngine:
         self.definitions = db[DEFINITIONS]
         self._plans: OrderedDict[str, jr.RunPlan] = OrderedDict()
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._versions: OrderedDict[tuple[str, int, str], tuple[FlowDefinition, int, str]] = OrderedDict()
         self._climbers: dict[str, list[Climber]] = {}
         self._climbing: set[str] = set()
         #: Arrival tree nodes this process inserted, by tree (the newest trees): a sibling that ends here later
@@ -370,7 +369,7 @@ class RunEngine:
         With ``dedupe_key``, a second request with the same key returns the
         first run instead of starting another (a redelivered trigger message).
         """
-        flow, version_number, definition_id = await self._flow_version(flow_id, version)
+        flow, version_number = await self.flows.definition(flow_id, version)
         given = dict(params or {})
         if scheduled_time is not None:
             given.pop("scheduled_time", None)
@@ -409,35 +408,13 @@ class RunEngine:
             "slot": None,
             "dedupe_key": dedupe_key,
             "node_count": len(flow.nodes),
-            "definition_id": definition_id,
+            "definition_id": await self._keep_definition(flow_id, version_number, flow),
         }
         partition, offset = await self.events.publish_async(run_event(run, st.QUEUED, version=version_number))
         run["events"] = {"partition": partition, "offset": offset}
         await self.runs.insert_one(run)
         await self.start_queued(flow_id, flow.concurrency)
         return await self.runs.find_one({"_id": run_id}) or run, True
-
-    async def _flow_version(self, flow_id: str, version: int | None) -> tuple[FlowDefinition, int, str]:
-        """The flow's version (the latest by default) as a model, its number, and the id of its kept definition.
-
-        Parsed and kept once per stored version (by its content hash, so a flow deleted and saved again
-        under the same id and number is not mistaken for the old one): for a flow of 40 python nodes,
-        parsing, dumping and hashing took about 10 ms of every run's start.
-        """
-        _, stored = await self.flows.get(flow_id, version)
-        number = int(stored["version"])
-        key = (flow_id, number, str(stored.get("hash") or ""))
-        cached = self._versions.get(key) if key[2] else None
-        if cached is not None:
-            self._versions.move_to_end(key)
-            return cached
-        flow = FlowDefinition.model_validate(stored["definition"])
-        found = (flow, number, await self._keep_definition(flow_id, number, flow))
-        if key[2]:
-            self._versions[key] = found
-            while len(self._versions) > PLAN_CACHE_SIZE:
-                self._versions.popitem(last=False)
-        return found
 
     async def _keep_definition(self, flow_id: str, version: int, flow: FlowDefinition) -> str:
         """Store the definition a run executes (once per flow version), apart from the flow's own versions.

@@ -196,5 +196,5 @@ def resolve_params(specs: dict[str, ParamSpec], given: dict[str, Any]) -> tuple[
         elif spec.required and spec.default is None:
             problems.append({"field": f"params.{name}", "message": "required, and the flow gives no default"})
         else:
-            resolved[name] = copy.deepcopy(spec.default)  # the flow's model may be shared (cached)
+            resolved[name] = copy.deepcopy(spec.default)  # the run's own value, not the flow's default object
     return resolved, problems

@@ -190,9 +190,10 @@ class FlowStore:
         """The flow and one of its versions (the latest by default)."""
         flow = await self._flow(flow_id)
         number = int(version if version is not None else flow["latest_version"])
-        known = self._known.get(_version_key(flow, number))
+        key = _version_key(flow, number)
+        known = self._known.get(key)
         if known is not None:
-            self._known.move_to_end(_version_key(flow, number))
+            self._known.move_to_end(key)
             return flow, copy.deepcopy(known)
         stored = await self.versions.find_one({"_id": f"{flow_id}@{number}"})
         if stored is None:

@@ -100,7 +100,7 @@ def test_resolve_params_fills_defaults_and_names_problems() -> None:
 
 
 def test_resolved_defaults_are_the_runs_own_values() -> None:
-    # A flow's parsed version is shared by the runs started from it: a run's params must not be its defaults.
+    # A run's params are its own values: changing one must not change the flow's default.
     specs = {"tags": ParamSpec(type="array", default=["a"])}
     first, _ = resolve_params(specs, {})
     first["tags"].append("changed")
