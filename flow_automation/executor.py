@@ -49,6 +49,7 @@ from bson.errors import InvalidDocument
 from pydantic import ValidationError
 from pymongo.errors import OperationFailure
 
+from common import gc_tuning
 from common.errors import DependencyUnavailable
 from common.kafka import TRANSIENT_KAFKA_ERRORS
 from common.logging import configure_logging
@@ -208,6 +209,7 @@ class Executor:
         doorbell = DoorbellListener(self.settings, lambda _runs: loop.call_soon_threadsafe(self.slot_freed.set))
         doorbell.start()
         await self._renew_lease()
+        gc_tuning.settle()
         log.info("executor %s started (%d slots)", self.id, self.capacity)
         loops = [
             asyncio.create_task(self._forever(self._claim_loop, "claim")),

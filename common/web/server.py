@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from tornado.httpserver import HTTPServer
 
+from common import gc_tuning
 from common.logging import configure_logging
 from common.settings import Settings, get_settings
 from common.web.app import ServiceApp
@@ -62,6 +63,7 @@ async def serve(build_app: Callable[[Settings], ServiceApp], settings: Settings,
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await app.start()
+    gc_tuning.settle()
     log.info("%s listening on http://%s:%d", app.service, bind, port, extra={"port": port})
     await stop.wait()
     log.info("%s stopping", app.service)
