@@ -208,10 +208,16 @@ class RunPlan:
         return [node for node, spec in self.tasks.items() if not spec.downstream]
 
     @classmethod
-    def of_run(cls, run: dict[str, Any], definition: dict[str, Any]) -> RunPlan:
-        flow = FlowDefinition.model_validate(definition)
+    def of_run(cls, run: dict[str, Any], tasks: dict[str, TaskSpec]) -> RunPlan:
+        """The plan of ``run``, whose definition's tasks are ``tasks`` (:func:`task_specs`)."""
         epochs = {node: (int(value[0]), int(value[1])) for node, value in (run.get("epochs") or {}).items()}
-        return cls(run["_id"], run["flow_id"], int(run.get("attempt", 1)), build_specs(flow), epochs)
+        return cls(run["_id"], run["flow_id"], int(run.get("attempt", 1)), tasks, epochs)
+
+
+def task_specs(definition: dict[str, Any]) -> dict[str, TaskSpec]:
+    """The tasks of a stored definition. They are never changed once built, so runs of one definition may
+    share them."""
+    return build_specs(FlowDefinition.model_validate(definition))
 
 
 def build_specs(flow: FlowDefinition) -> dict[str, TaskSpec]:

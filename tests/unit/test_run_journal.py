@@ -34,7 +34,7 @@ def plan(epochs: dict[str, tuple[int, int]] | None = None, attempt: int = 1) -> 
         ],
         "edges": [{"from": "a", "to": "c"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"}],
     }
-    return jr.RunPlan.of_run(run, definition)
+    return jr.RunPlan.of_run(run, jr.task_specs(definition))
 
 
 def rec(kind: str, record_id: str, seconds: float, **fields: Any) -> dict[str, Any]:
