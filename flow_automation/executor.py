@@ -657,9 +657,9 @@ class Executor:
         if cached:
             extra["cached"] = True
         final = self._final(running, st.SUCCEEDED, **extra)
-        owner = self.id if not self.stopping.is_set() and not running.cancelled.is_set() else None
+        hand_off = not self.stopping.is_set() and not running.cancelled.is_set()
         try:
-            won, handoff = await self.engine.complete(claim, final, handoff_owner=owner)
+            won, handoff = await self.engine.complete(claim, final, hand_off=hand_off)
         except (OperationFailure, InvalidDocument) as exc:  # e.g. a document over MongoDB's size limit
             error = {"type": "OutputNotStored", "message": f"the task's outputs could not be stored: {exc}"}
             return await self._end_without_outputs(running, Attempt(st.FAILED, error))

@@ -165,7 +165,8 @@ class TaskLogsHandler(ApiHandler):
         plan = await engine.plan(run_id, int(run.get("attempt", 1)))
         if node_id not in plan.tasks:
             raise NotFound("task", f"{run_id}/{node_id}")
-        records = await engine.journal(run_id).find({"node": node_id}).to_list()
+        # The task's records, and the final record of the upstream that handed it off (its claim).
+        records = await engine.journal(run_id).find({"$or": [{"node": node_id}, {"handoff": node_id}]}).to_list()
         task = journal.task_state(plan, node_id, journal.sort_records(records).get(node_id))
         lines = await task_log_lines(engine, run_id, node_id, task, records)
         if query.format == "text":
@@ -191,7 +192,12 @@ async def task_log_lines(
         return []
     for kind in ("final", "retry"):
         for doc in records:
-            if doc.get("kind") == kind and doc.get("attempt") == attempt and "logs" in doc:
+            if (
+                doc.get("kind") == kind
+                and doc.get("node") == node_id
+                and doc.get("attempt") == attempt
+                and "logs" in doc
+            ):
                 return list(doc["logs"])
     chunks = sorted(
         (doc for doc in records if doc.get("kind") == "log" and doc["_id"].startswith(f"log:{node_id}:{attempt}:")),

@@ -16,9 +16,11 @@ names and exactly one process wins it:
 ``ready:<node>:<epoch>``
     the task became runnable (whoever inserts it queues or runs it);
 ``claim:<node>:<attempt>``
-    an executor runs that attempt (attempts count on across epochs); a claim
-    marked ``handoff`` also says the task became ready then (the executor that
-    ended its upstream decided and claimed it in one batch: no ready record);
+    an executor runs that attempt (attempts count on across epochs). A task
+    *handed off* has no claim record of its own, nor a ready record: the
+    executor that ended its upstream decided it ready and claimed it with
+    that upstream's final record, whose ``handoff`` field names it
+    (:func:`handoff_claim`); readers see it as a claim marked ``handoff``;
 ``retry:<node>:<attempt>``
     that attempt failed and the task waits for its next one;
 ``final:<node>:<epoch>``
@@ -259,6 +261,31 @@ class TaskRecords:
     finals: dict[int, dict[str, Any]] = field(default_factory=dict)  # epoch -> record
 
 
+def handoff_claim(final: dict[str, Any]) -> dict[str, Any] | None:
+    """The claim a final record makes of the downstream task it handed off to, as a claim record would say it.
+
+    Its ``_id`` is the one a claim record of that attempt would have: no
+    other process claims that attempt, since only the handing-off executor
+    decided the task ready (it has one upstream, and no ready record or queue
+    entry); healing sees it claimed through this, and takes it over like any
+    claim when that executor's lease runs out.
+    """
+    handoff = final.get("handoff")
+    if not handoff:
+        return None
+    node, epoch, attempt = handoff
+    return {
+        "_id": claim_id(node, attempt),
+        "kind": "claim",
+        "at": final["at"],
+        "node": node,
+        "epoch": epoch,
+        "attempt": attempt,
+        "executor": final.get("executor"),
+        "handoff": True,
+    }
+
+
 def sort_records(records: list[dict[str, Any]]) -> dict[str, TaskRecords]:
     by_node: dict[str, TaskRecords] = {}
     for record in records:
@@ -274,6 +301,10 @@ def sort_records(records: list[dict[str, Any]]) -> dict[str, TaskRecords]:
             bucket.retries[record["attempt"]] = record
         elif kind == "final":
             bucket.finals[record["epoch"]] = record
+            claim = handoff_claim(record)
+            if claim is not None:
+                # Journals written before handoffs were embedded hold claim records marked handoff instead.
+                by_node.setdefault(claim["node"], TaskRecords()).claims.setdefault(claim["attempt"], claim)
     return by_node
 
 

@@ -11,8 +11,8 @@ How a task becomes runnable: when a task ends, the executor that inserted
 its ``final`` record settles its downstream tasks. A task waiting for that
 one upstream is decided at once (ready, skipped or upstream_failed,
 :func:`states.decide`); when it is ready, the same executor claims it in the
-same batch of inserts and goes straight on with it (a *handoff*: a chain
-advances by one round trip). A task with several upstreams (a join) is
+same insert (the final record names it) and goes straight on with it (a
+*handoff*: a chain advances by one round trip). A task with several upstreams (a join) is
 decided by its last arrival: each arriving upstream climbs the join's
 arrival tree (:func:`journal.climb`), one insert per level, and exactly one
 climbs past its root. The run ends the same way when its last sink (a task
@@ -126,7 +126,8 @@ class Claim:
     epoch: int
     transient: int = 0
     reason: str | None = None
-    #: Claimed in the batch that decided it ready, by the executor that ended its upstream (no ready record).
+    #: Claimed by its upstream's final record, for the executor that ended that upstream (no ready record,
+    #: no claim record: :func:`journal.handoff_claim`).
     handoff: bool = False
 
     @property
@@ -145,8 +146,6 @@ class Claim:
     def claim_record(self, executor: str) -> dict[str, Any]:
         """The record that claims this attempt (fields at their default are left out: see ``Executor._final``)."""
         extra: dict[str, Any] = {"reason": self.reason} if self.reason else {}
-        if self.handoff:
-            extra["handoff"] = True
         if self.transient:
             extra["transient"] = self.transient
         return record(
@@ -573,15 +572,16 @@ class RunEngine:
     # -- ending a task and settling what follows ---------------------------------------
 
     async def complete(
-        self, claim: Claim, final: dict[str, Any], *, handoff_owner: str | None = None
+        self, claim: Claim, final: dict[str, Any], *, hand_off: bool = False
     ) -> tuple[bool, Claim | None]:
         """Insert a task attempt's ``final`` record and settle its downstream tasks.
 
-        Returns (whether this attempt's end was the one recorded, a downstream
-        task claimed for ``handoff_owner``). The final record, the ready
-        records of downstream tasks it alone decides, and the claim of the
-        first of them go in one batch of inserts: a chain advances by one
-        round trip.
+        Returns (whether this attempt's end was the one recorded, the
+        downstream task claimed for the executor named in ``final`` when
+        ``hand_off``). The final record and the ready records of downstream
+        tasks it alone decides go in one batch of inserts, and the final
+        record itself claims the first of them (:func:`journal.handoff_claim`):
+        a chain advances by one round trip and one document.
         """
         plan, node = claim.plan, claim.node
         quick = [link.node for link in claim.spec.downstream if plan.waiting(link.node) <= 1]
@@ -589,20 +589,20 @@ class RunEngine:
         ready = [target for target in quick if decisions[target] == st.READY]
         handoff = (
             Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]), handoff=True)
-            if ready and handoff_owner
+            if ready and hand_off
             else None
         )
         # The markers go first: whoever sees this final record sees them too. A task handed off has no ready
-        # record: its claim, in the same batch, says it became ready then (one record less to insert per hop).
+        # record, nor a claim record of its own: the final record claims it, which says it became ready then.
         markers = self._markers(plan, node, final["state"], final.get("output_keys") or [])
         queued = [target for target in ready if handoff is None or target != handoff.node]
-        documents = [*markers, final] + [self._ready_record(plan, target) for target in queued]
         if handoff is not None:
-            documents.append(handoff.claim_record(handoff_owner or ""))
+            final = {**final, "handoff": [handoff.node, handoff.epoch, handoff.attempt]}
+        documents = [*markers, final] + [self._ready_record(plan, target) for target in queued]
         events = [task_event(plan, node, final["state"], claim.attempt, **_event_extra(final))]
         events += [task_event(plan, target, st.READY, 0) for target in ready]
         if handoff is not None:
-            events.append(task_event(plan, handoff.node, st.RUNNING, handoff.attempt, executor=handoff_owner))
+            events.append(task_event(plan, handoff.node, st.RUNNING, handoff.attempt, executor=final["executor"]))
         inserted = self.writer.submit(jr.journal_name(plan.run_id), documents)
         self.events.emit_soon(events)  # while the insert is on its way
         if queued:
@@ -611,7 +611,6 @@ class RunEngine:
         # In the flow's order (not a set's): queue entries then hold neighbouring tasks, whose arrivals at a
         # fan-in meet in one executor instead of racing for their arrival tree's nodes.
         won_ready = [target for target, inserted in zip(queued, won[1 : 1 + len(queued)], strict=True) if inserted]
-        won_handoff = handoff is not None and won[1 + len(queued)]
         settled = Settled()
         if not won[0]:
             # Another attempt of this task ended first (this one's lease had run out): its end stands.
@@ -628,8 +627,8 @@ class RunEngine:
                 task = asyncio.get_running_loop().create_task(self._arrive_all(plan, arrivals))
                 self._arriving.add(task)
                 task.add_done_callback(self._arriving.discard)
-        if won_handoff and handoff is not None and decisions.get(handoff.node) == st.READY:
-            settled.handoff = handoff
+        if won[0] and handoff is not None:
+            settled.handoff = handoff  # its claim was this final record
         for target in won_ready:
             settled.enqueue.append((target, plan.base_attempts(target) + 1))
         await self._after(plan, settled)

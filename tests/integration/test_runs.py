@@ -236,6 +236,35 @@ def test_a_raising_node_logs_its_error_and_fails_the_run(api) -> None:
     assert api.get(f"/api/v1/runs/{run['id']}/tasks/ghost/logs").status_code == 404
 
 
+def test_a_handed_off_task_shows_its_own_log(api) -> None:
+    # "second" is claimed by the final record of "first" (a handoff): its log is its own, not its upstream's.
+    flow = {
+        "id": unique(),
+        "name": "handoff-logs",
+        "nodes": [
+            {"id": "first", "type": "python", "config": {"code": "print('first speaks')\nresult = 2"}},
+            {
+                "id": "second",
+                "type": "python",
+                "config": {"code": "print('second speaks', inputs['v'])\nresult = inputs['v'] + 1"},
+                "inputs": {"v": "first.result"},
+            },
+        ],
+    }
+    run = wait_run(api, start(api, save(api, flow)))
+    tasks = tasks_of(run)
+    assert run["state"] == "succeeded" and tasks["second"]["attempts"] == 1
+    ran = {node: [h for h in tasks[node]["history"] if h["state"] == "running"] for node in ("first", "second")}
+    assert len(ran["second"]) == 1 and ran["second"][0]["executor"] == ran["first"][0]["executor"]
+    ready = [h for h in tasks["second"]["history"] if h["state"] == "ready"]
+    assert [h["at"] for h in ready] == [ran["second"][0]["at"]]  # decided and claimed by one record
+    first = api.get(f"/api/v1/runs/{run['id']}/tasks/first/logs").json()["lines"]
+    second = api.get(f"/api/v1/runs/{run['id']}/tasks/second/logs").json()["lines"]
+    assert any(line.endswith("INFO first speaks") for line in first)
+    assert any(line.endswith("INFO second speaks 2") for line in second)
+    assert not any("first speaks" in line for line in second)
+
+
 def test_cancel_reaches_a_running_task(api, world) -> None:
     flow = {
         "id": unique(),

@@ -79,8 +79,43 @@ def test_states_follow_the_records() -> None:
     assert [h["state"] for h in tasks["a"]["history"]] == ["ready", "running", "retrying", "running", "succeeded"]
 
 
+def test_a_final_record_claims_the_task_it_hands_off_to() -> None:
+    # The executor that ended a decided c ready and claimed it with a's final record: c has no record yet.
+    p = plan()
+    final = rec("final", "final:a:1", 3, node="a", epoch=1, attempt=1, state=st.SUCCEEDED, executor="e1")
+    final["handoff"] = ["c", 1, 1]
+    assert jr.handoff_claim(final) == {
+        "_id": "claim:c:1",
+        "kind": "claim",
+        "at": at(3),
+        "node": "c",
+        "epoch": 1,
+        "attempt": 1,
+        "executor": "e1",
+        "handoff": True,
+    }
+    records = [final]
+    task = jr.derive(p, records)["c"]
+    assert task["state"] == st.RUNNING and task["executor"] == "e1" and task["claim_attempt"] == 1
+    assert task["ready_at"] == at(3) and task["attempts"] == 1
+    assert [(h["state"], h["at"]) for h in task["history"]] == [("ready", at(3)), ("running", at(3))]
+    assert jr.derive(p, records)["a"]["state"] == st.SUCCEEDED
+    # e1 died: the takeover's claim record is attempt 2, beside the attempt the final record claimed.
+    records.append(rec("claim", "claim:c:2", 9, node="c", epoch=1, attempt=2, executor="e2", transient=1))
+    task = jr.derive(p, records)["c"]
+    assert task["state"] == st.RUNNING and task["executor"] == "e2" and task["attempts"] == 2
+    records.append(rec("final", "final:c:1", 10, node="c", epoch=1, attempt=2, state=st.SUCCEEDED))
+    assert [h["state"] for h in jr.derive(p, records)["c"]["history"]] == [
+        "ready",
+        "running",
+        "running",
+        "succeeded",
+    ]
+    assert jr.handoff_claim(records[-1]) is None
+
+
 def test_a_task_handed_off_became_ready_when_its_claim_was_made() -> None:
-    # The executor that ended b's upstream decided b and claimed it in one batch: no ready record.
+    # Journals written before the final record claimed the task: a claim record marked handoff, no ready record.
     p = plan()
     records = [rec("claim", "claim:b:1", 3, node="b", epoch=1, attempt=1, executor="e1", transient=0, handoff=True)]
     task = jr.derive(p, records)["b"]
