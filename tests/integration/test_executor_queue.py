@@ -148,3 +148,15 @@ def test_task_events_go_to_the_partition_the_producer_picks_for_their_run() -> N
         assert {run_id: events._partition_of(run_id.encode()) for run_id in run_ids} == by_default
     finally:
         events.close()
+
+
+def test_the_event_producer_knows_the_event_topic_before_its_first_send() -> None:
+    # Sends run on the event loop: the first one must not wait for the topic's metadata (about 0.1 s).
+    events = EventPublisher(Settings(kafka_bootstrap=KAFKA_BOOTSTRAP))
+    try:
+        events.ensure_topics()
+        partitions = events.producer._metadata.partitions_for_topic(FLOW_EVENTS_TOPIC)
+        assert partitions, "ensure_topics left the producer without the event topic's partitions"
+        assert events._emitted == 0  # nothing was sent to learn them
+    finally:
+        events.close()
