@@ -266,9 +266,9 @@ def handoff_claim(final: dict[str, Any]) -> dict[str, Any] | None:
 
     Its ``_id`` is the one a claim record of that attempt would have: no
     other process claims that attempt, since only the handing-off executor
-    decided the task ready (it has one upstream, and no ready record or queue
-    entry); healing sees it claimed through this, and takes it over like any
-    claim when that executor's lease runs out.
+    decided the task ready (its one upstream in its epoch ended there, and it
+    has no ready record or queue entry); healing sees it claimed through
+    this, and takes it over like any claim when that executor's lease runs out.
     """
     handoff = final.get("handoff")
     if not handoff:

@@ -12,11 +12,11 @@ its ``final`` record settles its downstream tasks. A task waiting for that
 one upstream is decided at once (ready, skipped or upstream_failed,
 :func:`states.decide`); when it is ready, the same executor claims it in the
 same insert (the final record names it) and goes straight on with it (a
-*handoff*: a chain advances by one round trip). A task with several upstreams (a join) is
-decided by its last arrival: each arriving upstream climbs the join's
-arrival tree (:func:`journal.climb`), one insert per level, and exactly one
-climbs past its root. The run ends the same way when its last sink (a task
-nothing depends on) ends.
+*handoff*: a chain advances by one round trip). A task with several
+upstreams (a join) is decided by its last arrival: each arriving upstream
+climbs the join's arrival tree (:func:`journal.climb`), one insert per
+level, and exactly one climbs past its root. The run ends the same way when
+its last sink (a task nothing depends on) ends.
 
 Ready tasks that are not handed off wait in ``task_queue`` (small: claimed
 entries leave it), which executors read a few at a time without a filter.
@@ -317,8 +317,8 @@ class RunEngine:
 
     async def _tasks(self, definition_id: str) -> dict[str, jr.TaskSpec]:
         """The tasks of a run's definition (kept apart from the run: runs are listed often, definitions can be
-        large), built once per definition: parsing one of a thousand nodes took 15-20 ms, in every executor
-        that claimed a task of each of its runs."""
+        large), built once per definition: parsing a definition of a thousand nodes took 15-20 ms, in every
+        executor that claimed a task of each of its runs."""
         cached = self._definitions.get(definition_id)
         if cached is None:
             doc = await self.definitions.find_one({"_id": definition_id})
