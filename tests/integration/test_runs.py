@@ -503,16 +503,16 @@ def test_sse_streams_every_state_change_in_order_and_resumes(api, platform) -> N
     assert api.get("/api/v1/runs/does-not-exist/events").status_code == 404
 
 
-def test_an_executor_killed_mid_task_is_replaced_by_another(api, platform, world, executors) -> None:
-    flow_id = save(
-        api,
-        {
-            "id": unique(),
-            "name": "kill",
-            "nodes": [http_node("slow", f"{world.url}/slow?s=3"), {"id": "after", "type": "noop"}],
-            "edges": [{"from": "slow", "to": "after"}],
-        },
-    )
+@pytest.mark.parametrize("claimed_by", ["queue", "handoff"])
+def test_an_executor_killed_mid_task_is_replaced_by_another(api, platform, world, claimed_by) -> None:
+    # "queue": the slow task is a root, claimed from the queue. "handoff": it follows a task and is claimed by
+    # that task's final record, so no claim record of its own says who runs it.
+    nodes = [http_node("slow", f"{world.url}/slow?s=3"), {"id": "after", "type": "noop"}]
+    edges = [{"from": "slow", "to": "after"}]
+    if claimed_by == "handoff":
+        nodes.append({"id": "before", "type": "noop"})
+        edges.append({"from": "before", "to": "slow"})
+    flow_id = save(api, {"id": unique(), "name": "kill", "nodes": nodes, "edges": edges})
     run_id = start(api, flow_id)
 
     def owner() -> str | None:
@@ -522,13 +522,18 @@ def test_an_executor_killed_mid_task_is_replaced_by_another(api, platform, world
 
     lease_owner = wait_until(owner, timeout=30, message="the slow task to be claimed")
     pid = int(lease_owner.split("-")[-2])
-    assert pid in {service.process.pid for service in executors}
+    running = [service for name, service in platform.services.items() if name.startswith("executor")]
+    assert pid in {service.process.pid for service in running if service.process.poll() is None}
     os.kill(pid, signal.SIGKILL)
     run = wait_run(api, run_id, timeout=60)
     task = tasks_of(run)["slow"]
     assert run["state"] == "succeeded"
     assert task["attempts"] == 2
     assert any(h.get("reason", "").startswith("lease expired") for h in task["history"])
+    if claimed_by == "handoff":
+        ready = [h for h in task["history"] if h["state"] == "ready" and "reason" not in h]
+        first_run = next(h for h in task["history"] if h["state"] == "running")
+        assert [h["at"] for h in ready] == [first_run["at"]]  # the killed attempt was a handoff
     platform.start_executor()  # later tests keep two executors
 
 
