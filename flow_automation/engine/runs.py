@@ -126,9 +126,6 @@ class Claim:
     epoch: int
     transient: int = 0
     reason: str | None = None
-    #: Claimed by its upstream's final record, for the executor that ended that upstream (no ready record,
-    #: no claim record: :func:`journal.handoff_claim`).
-    handoff: bool = False
 
     @property
     def id(self) -> str:
@@ -588,7 +585,7 @@ class RunEngine:
         decisions = await self._single_decisions(plan, quick, {node: final})
         ready = [target for target in quick if decisions[target] == st.READY]
         handoff = (
-            Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]), handoff=True)
+            Claim(plan, ready[0], plan.base_attempts(ready[0]) + 1, plan.epoch(ready[0]))
             if ready and hand_off
             else None
         )
